@@ -1,0 +1,79 @@
+"""Finish the baked project: drop files of unchosen options, record answers, configure DVC, git."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+LICENSES = Path("_licenses")
+
+
+def remove_ci(provider: str) -> None:
+    """Keep only the chosen CI provider's files."""
+    if provider != "github":
+        shutil.rmtree(".github", ignore_errors=True)
+
+
+def choose_license(name: str) -> None:
+    """Move the chosen license text to LICENSE and drop the others."""
+    (LICENSES / f"{name}.txt").replace("LICENSE")
+    shutil.rmtree(LICENSES)
+
+
+def write_answers(answers: dict) -> None:
+    """Record the answers so the project can later be updated from a newer template (cruft)."""
+    kept = {k: v for k, v in answers.items() if k not in ("_output_dir", "_repo_dir", "_checkout")}
+    Path(".cookiecutter.json").write_text(json.dumps(kept, indent=2, sort_keys=True) + "\n")
+
+
+def configure_remote(kind: str, url: str) -> None:
+    """Point DVC's default remote at the chosen storage."""
+    lines = ["[core]", "    analytics = false"]
+    if kind == "local":
+        path = Path(os.path.expanduser(url))
+        # DVC resolves a relative remote path from the folder of the config file, .dvc/.
+        if not path.is_absolute():
+            path = Path("..") / path
+        lines[1:1] = ["    remote = storage"]
+        lines += ["['remote \"storage\"']", f"    url = {path.as_posix()}"]
+    Path(".dvc/config").write_text("\n".join(lines) + "\n")
+
+
+def git_init(author: str, email: str) -> None:
+    """Create the repository with a first commit, or say why not."""
+    if shutil.which("git") is None:
+        print("NOTE: git was not found, so the project is not a git repository yet - "
+              "run 'git init -b main' once git is installed.")  # fmt: skip
+        return
+    identity = []
+    for key, fallback in (("user.name", author), ("user.email", email)):
+        configured = subprocess.run(["git", "config", key], capture_output=True, text=True)
+        if not configured.stdout.strip():
+            identity += ["-c", f"{key}={fallback}"]
+    steps = (
+        ["git", "init", "--quiet", "-b", "main"],
+        ["git", "add", "--all"],
+        ["git", *identity, "commit", "--quiet", "--no-verify", "-m", "Bake project from cookiecutter-mlops"],
+    )  # fmt: skip
+    for step in steps:
+        result = subprocess.run(step, capture_output=True, text=True)
+        if result.returncode != 0:
+            print(f"NOTE: '{' '.join(step)}' failed, so git is left for you to finish: "
+                  f"{result.stderr.strip()}")  # fmt: skip
+            return
+
+
+def main() -> int:
+    answers = json.loads(r"""{{ cookiecutter | tojson }}""")
+    remove_ci(answers["ci_provider"])
+    choose_license(answers["license"])
+    write_answers(answers)
+    configure_remote(answers["dvc_remote"], answers["dvc_remote_url"])
+    git_init(answers["author_name"], answers["author_email"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

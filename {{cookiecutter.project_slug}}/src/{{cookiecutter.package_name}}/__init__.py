@@ -1,0 +1,1 @@
+"""Reproducible training pipeline: ingest, validate, split, train, evaluate, profile."""

@@ -1,0 +1,45 @@
+"""One command line for the project: `python -m <package> <command> [options]`."""
+
+import importlib
+import logging
+import sys
+
+from .errors import PipelineError
+from .lockcheck import snapshot, verify
+
+STAGES = ("ingest", "validate", "split", "train", "evaluate", "profile")
+USAGE = f"""usage: python -m {__package__} <command> [options]
+
+pipeline stages (run by `dvc repro`, see dvc.yaml): {", ".join(STAGES)}
+snapshot-lock   remember dvc.lock before a run
+verify          fail if the run changed dvc.lock
+"""
+
+
+def run(command: str, argv: list[str]) -> None:
+    if command in STAGES:
+        importlib.import_module(f".stages.{command}", __package__).main(argv)
+    elif command == "snapshot-lock":
+        snapshot()
+    elif command == "verify":
+        print(verify())
+    else:
+        print(USAGE, file=sys.stderr)
+        raise SystemExit(0 if command in ("-h", "--help") else 2)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if len(sys.argv) < 2:
+        print(USAGE, file=sys.stderr)
+        return 2
+    try:
+        run(sys.argv[1], sys.argv[2:])
+    except PipelineError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Load the dataset named by data.source, and move tables in and out of Parquet files."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from sklearn import datasets
+
+from .errors import PipelineError
+
+# Datasets that ship inside scikit-learn, so the default pipeline needs no download.
+BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
+    "breast_cancer": lambda: datasets.load_breast_cancer(as_frame=True).frame,
+    "diabetes": lambda: datasets.load_diabetes(as_frame=True, scaled=False).frame,
+    "iris": lambda: datasets.load_iris(as_frame=True).frame,
+    "wine": lambda: datasets.load_wine(as_frame=True).frame,
+}
+READERS: dict[str, Callable[[str], pd.DataFrame]] = {
+    ".csv": pd.read_csv,
+    ".parquet": pd.read_parquet,
+    ".pq": pd.read_parquet,
+}
+
+
+def load_source(source: str) -> pd.DataFrame:
+    """Read `sklearn:<name>`, a CSV or Parquet path, or an fsspec URL into a DataFrame."""
+    if source.startswith("sklearn:"):
+        name = source.removeprefix("sklearn:")
+        if name not in BUNDLED:
+            raise PipelineError(
+                f"data.source {source!r} names no bundled dataset - "
+                f"use one of {', '.join('sklearn:' + key for key in BUNDLED)}"
+            )
+        return BUNDLED[name]()
+    suffix = Path(source.split("?", 1)[0]).suffix.lower()
+    if suffix not in READERS:
+        raise PipelineError(
+            f"data.source {source!r} has an unknown file type {suffix!r} - "
+            f"point it at a {', '.join(READERS)} file"
+        )
+    try:
+        frame = READERS[suffix](source)
+    except FileNotFoundError as error:
+        raise PipelineError(
+            f"data.source {source!r} does not exist - check the path in params.yaml "
+            "(relative paths start at the project root) or run `dvc pull`"
+        ) from error
+    except (OSError, ValueError, ImportError) as error:
+        raise PipelineError(f"cannot read data.source {source!r}: {error}") from error
+    frame.columns = [str(column) for column in frame.columns]
+    return frame
+
+
+def read_table(path: Path | str) -> pd.DataFrame:
+    """Read a Parquet file written by an earlier stage."""
+    return pd.read_parquet(path)
+
+
+def write_table(frame: pd.DataFrame, path: Path | str) -> None:
+    """Write a Parquet file without the index, so equal data gives equal bytes."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+
+
+def features_and_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Split a table into the model's inputs and the column it predicts."""
+    return frame.drop(columns=[target]), frame[target]

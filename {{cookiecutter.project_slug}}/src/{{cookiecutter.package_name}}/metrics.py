@@ -1,0 +1,73 @@
+"""Scores and plot tables for a fitted model on held-out rows."""
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics
+from sklearn.inspection import permutation_importance
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import label_binarize
+
+
+def classification_report(
+    model: Pipeline, features: pd.DataFrame, actual: pd.Series
+) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """Accuracy, F1, precision, recall and ROC AUC; confusion, ROC and PR curves."""
+    predicted = model.predict(features)
+    scores = model.predict_proba(features)
+    classes = model.classes_
+    binary = len(classes) == 2
+    average = "binary" if binary else "macro"
+    options = {"average": average, "zero_division": 0}
+    if binary:
+        options["pos_label"] = classes[1]
+    # Curves of a multiclass model are micro-averaged over one-vs-rest problems.
+    truth = (actual == classes[1]).to_numpy() if binary else label_binarize(actual, classes=classes)
+    score = scores[:, 1] if binary else scores
+    fpr, tpr, _ = metrics.roc_curve(np.ravel(truth), np.ravel(score))
+    precision, recall, _ = metrics.precision_recall_curve(np.ravel(truth), np.ravel(score))
+    result = {
+        "accuracy": metrics.accuracy_score(actual, predicted),
+        "f1": metrics.f1_score(actual, predicted, **options),
+        "precision": metrics.precision_score(actual, predicted, **options),
+        "recall": metrics.recall_score(actual, predicted, **options),
+        "roc_auc": (
+            metrics.roc_auc_score(truth, score)
+            if binary
+            else metrics.roc_auc_score(actual, scores, multi_class="ovr", labels=classes)
+        ),
+    }
+    plots = {
+        "confusion.csv": pd.DataFrame(
+            {"actual": actual.astype(str), "predicted": predicted.astype(str)}
+        ),
+        "roc.csv": pd.DataFrame({"fpr": fpr, "tpr": tpr}),
+        "precision_recall.csv": pd.DataFrame({"recall": recall, "precision": precision}),
+    }
+    return result, plots
+
+
+def regression_report(
+    model: Pipeline, features: pd.DataFrame, actual: pd.Series
+) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """RMSE, MAE and R2; predicted-vs-actual and residuals."""
+    predicted = model.predict(features)
+    result = {
+        "rmse": metrics.root_mean_squared_error(actual, predicted),
+        "mae": metrics.mean_absolute_error(actual, predicted),
+        "r2": metrics.r2_score(actual, predicted),
+    }
+    table = pd.DataFrame(
+        {"actual": actual.to_numpy(), "predicted": predicted, "residual": actual - predicted}
+    )
+    return result, {"predictions.csv": table}
+
+
+def importance_table(
+    model: Pipeline, features: pd.DataFrame, actual: pd.Series, repeats: int, seed: int
+) -> pd.DataFrame:
+    """Permutation importance of each input column: the score lost when it is shuffled."""
+    result = permutation_importance(
+        model, features, actual, n_repeats=repeats, random_state=seed, n_jobs=1
+    )
+    table = pd.DataFrame({"feature": features.columns, "importance": result.importances_mean})
+    return table.sort_values(["importance", "feature"], ascending=[False, True])

@@ -1,0 +1,61 @@
+"""Typed view of params.yaml: a missing, misspelled or ill-typed key fails naming the key."""
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import PipelineError
+
+Task = Literal["classification", "regression"]
+Estimator = Literal["random_forest", "gradient_boosting", "linear"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(Section):
+    source: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+
+
+class SplitParams(Section):
+    test_size: float = Field(gt=0, lt=1)
+    seed: int
+
+
+class TrainParams(Section):
+    estimator: Estimator
+    seed: int
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvaluateParams(Section):
+    importance_repeats: int = Field(default=5, ge=1)
+
+
+class Params(Section):
+    task: Task
+    data: DataParams
+    split: SplitParams
+    train: TrainParams
+    evaluate: EvaluateParams = EvaluateParams()
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and check params.yaml."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise PipelineError(f"cannot read {path}: {error}") from error
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as error:
+        lines = [
+            f"  {'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        ]
+        raise PipelineError(f"{path} has invalid parameters:\n" + "\n".join(lines)) from error
