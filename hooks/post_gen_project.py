@@ -44,24 +44,29 @@ def configure_remote(kind: str, url: str) -> None:
 def git_init(author: str, email: str) -> None:
     """Create the repository with a first commit, or say why not."""
     if shutil.which("git") is None:
-        print("NOTE: git was not found, so the project is not a git repository yet - "
-              "run 'git init -b main' once git is installed.")  # fmt: skip
+        print(
+            "NOTE: git was not found, so the project is not a git repository yet - "
+            "run 'git init -b main' once git is installed."
+        )
         return
     identity = []
     for key, fallback in (("user.name", author), ("user.email", email)):
         configured = subprocess.run(["git", "config", key], capture_output=True, text=True)
         if not configured.stdout.strip():
             identity += ["-c", f"{key}={fallback}"]
+    message = "Bake project from cookiecutter-mlops"
     steps = (
         ["git", "init", "--quiet", "-b", "main"],
         ["git", "add", "--all"],
-        ["git", *identity, "commit", "--quiet", "--no-verify", "-m", "Bake project from cookiecutter-mlops"],
-    )  # fmt: skip
+        ["git", *identity, "commit", "--quiet", "--no-verify", "-m", message],
+    )
     for step in steps:
         result = subprocess.run(step, capture_output=True, text=True)
         if result.returncode != 0:
-            print(f"NOTE: '{' '.join(step)}' failed, so git is left for you to finish: "
-                  f"{result.stderr.strip()}")  # fmt: skip
+            print(
+                f"NOTE: '{' '.join(step)}' failed, so git is left for you to finish: "
+                f"{result.stderr.strip()}"
+            )
             return
 
 

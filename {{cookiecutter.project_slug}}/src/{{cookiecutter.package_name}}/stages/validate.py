@@ -52,7 +52,6 @@ def validate(
         "rows": len(labelled),
         "rows_dropped_missing_target": dropped,
         "columns": len(features.columns),
-        "schema": "enforced" if schema is not None else "inferred",
     }
     return labelled, report
 

@@ -1,0 +1,52 @@
+# The template's own workflows: `make demo` shows a baked project's life, `make test` checks
+# the template. `make help` lists every target.
+PYTHON ?= python3
+VENV ?= .venv
+DEMO ?= build/demo
+PYTEST_WORKERS ?= 2
+UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+
+# Recipes use the template's environment without activating it; baked projects reuse uv.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export UV
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast lint format demo lock clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	@echo "uv not found: installing it into .tools/ with pip"
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+install: $(UV) ## Create .venv with the template's test tools (from uv.lock)
+	$(UV) sync --locked
+
+test: install ## Run every test: fast bakes and slow bake-install-run tests
+	pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+test-fast: install ## Run the fast tier only (bake, render, lint; seconds)
+	pytest -m "not slow"
+
+lint: install ## Lint the template's own Python code
+	ruff check hooks scripts tests
+	ruff format --check hooks scripts tests
+
+format: install ## Format the template's own Python code
+	ruff check --fix hooks scripts tests
+	ruff format hooks scripts tests
+
+demo: install ## Bake the default project into build/demo and run its whole pipeline
+	rm -rf $(DEMO)
+	cookiecutter --no-input --output-dir $(dir $(DEMO)) . project_name="$(notdir $(DEMO))"
+	$(MAKE) -C $(DEMO) install
+	$(MAKE) -C $(DEMO) ci
+	$(MAKE) -C $(DEMO) metrics
+
+lock: install ## Refresh the generated project's uv.lock (UPGRADE=1 for newest versions)
+	python scripts/lock_project.py $(if $(UPGRADE),--upgrade)
+
+clean: ## Remove build/ and caches
+	rm -rf build .pytest_cache .ruff_cache .tools

@@ -1,0 +1,192 @@
+"""Fast tier: every option value bakes a valid, lint-clean project with the right files."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import OPTIONS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+HOSTILE = 'It\'s "quoted", back\\slashed \\n and\nsplit over lines: {not a tag}'
+# One option at a time, plus the pairs that interact; ids say what each bake covers.
+SUPPORTED_COMBINATIONS = {
+    "default": {},
+    "regression": {"task": "regression"},
+    "ci-none": {"ci_provider": "none"},
+    "remote-none": {"dvc_remote": "none"},
+    "remote-absolute-path": {"dvc_remote_url": "/srv/dvc-storage"},
+    "bsd": {"license": "BSD-3-Clause"},
+    "apache": {"license": "Apache-2.0"},
+    "proprietary": {"license": "Proprietary"},
+    **{f"python-{v}": {"python_version": v} for v in ("3.10", "3.12", "3.13")},
+    "regression-bare": {"task": "regression", "ci_provider": "none", "dvc_remote": "none"},
+    "hostile-text": {
+        "project_name": HOSTILE,
+        "project_slug": "hostile",
+        "description": HOSTILE,
+        "author_name": 'O\'Brien "Bobby" \\ Tables',
+    },
+}
+STAGES = ["ingest", "validate", "split", "train", "evaluate", "profile"]
+LEFTOVER_TAG = re.compile(r"\{\{ ?cookiecutter\.|\{%-? |cookiecutter\.project_slug\}\}")
+LICENSE_HEADERS = {
+    "MIT": "MIT License",
+    "BSD-3-Clause": "BSD 3-Clause License",
+    "Apache-2.0": "Apache License",
+    "Proprietary": "All rights reserved.",
+}
+
+
+def answers_for(case: str) -> dict:
+    """The answers asked for: the case's, and the first choice or default text elsewhere."""
+    defaults = {k: (v[0] if isinstance(v, list) else v) for k, v in OPTIONS.items()}
+    return {**defaults, **SUPPORTED_COMBINATIONS[case]}
+
+
+def rendered(project: Path) -> dict:
+    """The answers as the bake rendered them, derived names included."""
+    return json.loads((project / ".cookiecutter.json").read_text())
+
+
+@pytest.fixture(params=SUPPORTED_COMBINATIONS, scope="module")
+def case(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def project(bakery, case) -> Path:
+    return bakery(**SUPPORTED_COMBINATIONS[case])
+
+
+def text_files(root: Path):
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and ".git" not in path.relative_to(root).parts:
+            yield path
+
+
+def test_no_template_tags_left(project: Path) -> None:
+    for path in text_files(project):
+        text = path.read_text(errors="ignore")
+        assert not LEFTOVER_TAG.search(text), f"unrendered tag in {path.relative_to(project)}"
+
+
+def test_pyproject(project: Path, case: str) -> None:
+    answers = answers_for(case)
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert meta["name"] == project.name
+    assert meta["requires-python"] == ">=3.10"
+    assert meta["authors"][0]["name"] == " ".join(answers["author_name"].split())
+    assert "\n" not in meta["description"]
+    groups = tomllib.loads((project / "pyproject.toml").read_text())["dependency-groups"]
+    assert all(
+        any(tool in dep for dep in groups["dev"]) for tool in ("pytest", "ruff", "pre-commit")
+    )
+    assert (project / ".python-version").read_text().strip() == answers["python_version"]
+
+
+def test_lockfile_names_the_project(project: Path) -> None:
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    own = [p for p in lock["package"] if p.get("source") == {"editable": "."}]
+    assert [p["name"] for p in own] == [project.name]
+
+
+def test_params(project: Path, case: str) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    task = answers_for(case)["task"]
+    assert params["task"] == task
+    expected = "sklearn:breast_cancer" if task == "classification" else "sklearn:diabetes"
+    assert params["data"] == {"source": expected, "target": "target"}
+    assert params["train"]["estimator"] == "random_forest"
+    assert {"split", "train", "evaluate"} <= params.keys()
+
+
+def test_pipeline_declares_code_inputs_params_outputs(project: Path, case: str) -> None:
+    pipeline = yaml.safe_load((project / "dvc.yaml").read_text())
+    assert list(pipeline["stages"]) == STAGES
+    package = rendered(project)["package_name"]
+    for name, stage in pipeline["stages"].items():
+        assert stage["cmd"].startswith(f"python -m {package} {name} ")
+        assert any(dep.endswith(f"stages/{name}.py") for dep in stage["deps"])
+        assert stage["params"] and (stage.get("outs") or stage.get("metrics"))
+    plotted = {next(iter(plot)) for plot in pipeline["plots"]}
+    if answers_for(case)["task"] == "classification":
+        assert {"Confusion matrix", "ROC curve", "Precision-recall curve"} <= plotted
+    else:
+        assert {"Predicted vs actual", "Residuals"} <= plotted
+    assert "Feature importance" in plotted
+
+
+def test_option_files(project: Path, case: str) -> None:
+    answers = answers_for(case)
+    assert (project / ".github/workflows/ci.yml").exists() == (answers["ci_provider"] == "github")
+    license_text = (project / "LICENSE").read_text()
+    assert LICENSE_HEADERS[answers["license"]] in license_text
+    assert " ".join(answers["author_name"].split()) in " ".join(license_text.split())
+    assert not (project / "_licenses").exists()
+    recorded = json.loads((project / ".cookiecutter.json").read_text())
+    assert recorded["task"] == answers["task"]
+    assert "_output_dir" not in recorded
+
+
+def test_is_a_dvc_repository_with_the_chosen_remote(project: Path, case: str) -> None:
+    answers = answers_for(case)
+    config = (project / ".dvc/config").read_text()
+    assert (project / ".dvcignore").exists()
+    assert "/cache" in (project / ".dvc/.gitignore").read_text()
+    if answers["dvc_remote"] == "local":
+        assert "remote = storage" in config
+        url = rendered(project)["dvc_remote_url"]
+        expected = url if url.startswith("/") else f"../{url}"
+        assert f"url = {expected}" in config
+    else:
+        assert "remote" not in config
+
+
+def test_is_a_git_repository_with_one_clean_commit(project: Path) -> None:
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True)
+    assert log.stdout.splitlines() == ["Bake project from cookiecutter-mlops"]
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True
+    )
+    assert status.stdout == ""
+    branch = subprocess.run(
+        ["git", "branch", "--show-current"], cwd=project, capture_output=True, text=True
+    )
+    assert branch.stdout.strip() == "main"
+
+
+def test_yaml_files_parse(project: Path) -> None:
+    for path in [
+        *project.glob("*.yaml"),
+        *project.glob(".*.yaml"),
+        *project.glob(".github/**/*.yml"),
+    ]:
+        assert yaml.safe_load(path.read_text()) is not None, path
+
+
+@pytest.mark.parametrize("command", [["check", "."], ["format", "--check", "."]])
+def test_ruff_is_clean(project: Path, command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflows_pass_actionlint(project: Path) -> None:
+    workflows = sorted(project.glob(".github/workflows/*.yml"))
+    if not workflows:
+        pytest.skip("no GitHub workflow in this bake")
+    actionlint = Path(sys.executable).with_name("actionlint")
+    result = subprocess.run(
+        [actionlint, *map(str, workflows)], cwd=project, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,150 @@
+"""Slow tier: bake, install and run generated projects the way their users and CI do."""
+
+import csv
+import json
+import random
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import bake, run
+
+pytestmark = pytest.mark.slow
+
+
+def dvc(arguments: str, cwd: Path) -> str:
+    """Run dvc as a user with the project's environment activated does; return its output."""
+    return run(f". .venv/bin/activate && dvc {arguments}", cwd).stdout
+
+
+def ran_stages(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '(\w+)'", output))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """The default bake after `make install && make ci`, its results committed."""
+    root = bake(tmp_path_factory.mktemp("default"))
+    run("make install", root)
+    result = run("make ci", root)
+    assert "dvc.lock is new" in result.stdout
+    run("git add --all && git commit -qm 'Run the pipeline'", root)
+    return root
+
+
+def test_default_project_passes_ci_with_sane_metrics(project: Path) -> None:
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    assert metrics["roc_auc"] > 0.9
+    for name in ("confusion.csv", "roc.csv", "precision_recall.csv", "importance.csv"):
+        assert (project / "reports/plots" / name).stat().st_size > 0
+    assert "roc_auc" in dvc("metrics show", project)
+
+
+def test_noop_repro_reruns_nothing(project: Path) -> None:
+    output = dvc("repro", project)
+    assert ran_stages(output) == set(), output
+
+
+def test_clean_clone_reproduces_the_lock(project: Path, tmp_path: Path) -> None:
+    """A fresh clone passes `make ci` and leaves dvc.lock byte-identical."""
+    run(f"git clone -q {project} {tmp_path / 'clone'}", tmp_path)
+    clone = tmp_path / "clone"
+    run("make install", clone)
+    result = run("make ci", clone)
+    assert "dvc.lock is unchanged" in result.stdout
+    assert run("git status --porcelain", clone).stdout == ""
+
+
+def test_stale_lock_fails_ci_in_clean_clone(project: Path, tmp_path: Path) -> None:
+    """Train code committed without `make repro` fails CI naming dvc.lock and the stage."""
+    work = tmp_path / "work"
+    run(f"git clone -q {project} {work} && cp -r {project}/.dvc/cache {work}/.dvc/", tmp_path)
+    train = next(work.glob("src/*/stages/train.py"))
+    # A change to the training code that changes the model (here, its seed).
+    changed = train.read_text().replace("settings.params, settings.seed)", "settings.params, 7)")
+    assert changed != train.read_text()
+    train.write_text(changed)
+    run("git commit -qam 'Change train without make repro'", work)
+    clone = tmp_path / "clone"
+    run(f"git clone -q {work} {clone}", tmp_path)
+    run("make install", clone)
+    result = run("make ci", clone, check=False)
+    assert result.returncode != 0
+    assert re.search(r"ERROR: dvc\.lock changed in stage\(s\) .*train", result.stderr), (
+        result.stderr
+    )
+    # Where the outputs exist, only the changed stage and what follows it rerun.
+    run("make install", work)
+    dvc("checkout -q", work)
+    output = dvc("repro", work)
+    assert ran_stages(output) == {"train", "evaluate"}, output
+
+
+def test_changed_parameter_reruns_train_and_downstream(project: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    shutil.copytree(project, work, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
+    run("make install", work)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["train"]["params"]["n_estimators"] = 50
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    output = dvc("repro", work)
+    assert ran_stages(output) == {"train", "evaluate"}, output
+
+
+def test_regression_project_passes_ci(tmp_path: Path) -> None:
+    root = bake(tmp_path, task="regression")
+    run("make install", root)
+    run("make ci", root)
+    metrics = json.loads((root / "reports/metrics.json").read_text())
+    assert metrics["r2"] > 0.3
+    assert set(metrics) == {"rmse", "mae", "r2"}
+
+
+def write_customers(path: Path, rows: int = 300, age=lambda i, rng: rng.randint(18, 79)) -> None:
+    """A CSV of numeric and text columns with missing values; the label depends on both."""
+    rng = random.Random(1)
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["income", "plan", "age", "churned"])
+        for i in range(rows):
+            income = round(rng.gauss(50, 15), 1)
+            plan = rng.choice(["basic", "plus", "pro"])
+            churned = "yes" if income < 45 or plan == "basic" else "no"
+            writer.writerow(
+                [
+                    "" if i % 11 == 0 else income,
+                    "" if i % 13 == 0 else plan,
+                    age(i, rng),
+                    "" if i % 17 == 0 else churned,
+                ]
+            )
+
+
+def test_own_csv_trains_and_broken_data_fails_validate(tmp_path: Path) -> None:
+    root = bake(tmp_path)
+    run("make install", root)
+    write_customers(root / "data/external/customers.csv")
+    dvc("add -q data/external/customers.csv", root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"] = {"source": "data/external/customers.csv", "target": "churned"}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = run("make repro", root)
+    assert "dropped 18 of 300 rows with a missing target" in result.stderr
+    assert json.loads((root / "reports/metrics.json").read_text())["accuracy"] > 0.8
+    schema = yaml.safe_load((root / "data/schema.yaml").read_text())
+    assert schema["source"] == "data/external/customers.csv"
+
+    # A new snapshot of the same source with text in a numeric column breaks the schema.
+    write_customers(
+        root / "data/external/customers.csv",
+        age=lambda i, rng: "unknown" if i == 5 else rng.randint(18, 79),
+    )
+    dvc("add -q data/external/customers.csv", root)
+    failed = run("make repro", root, check=False)
+    assert failed.returncode != 0
+    assert "column 'age' breaks rule" in failed.stderr, failed.stderr
+    assert "Traceback" not in failed.stdout + failed.stderr
+    assert not (root / "data/interim/validated.parquet").exists(), "stale output left behind"
