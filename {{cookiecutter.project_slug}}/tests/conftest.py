@@ -16,7 +16,7 @@ def make_params(task: str = "classification", estimator: str = "random_forest", 
             "data": {"source": "memory", "target": "target"},
             "split": {"test_size": 0.25, "seed": 0},
             "train": {"estimator": estimator, "seed": 0, "params": {**settings, **train}},
-            "evaluate": {"importance_repeats": 2},
+            "evaluate": {"importance_repeats": 2, "importance_max_rows": 50},
         }
     )
 

@@ -63,11 +63,25 @@ def regression_report(
 
 
 def importance_table(
-    model: Pipeline, features: pd.DataFrame, actual: pd.Series, repeats: int, seed: int
+    model: Pipeline,
+    features: pd.DataFrame,
+    actual: pd.Series,
+    repeats: int,
+    max_rows: int,
+    seed: int,
 ) -> pd.DataFrame:
-    """Permutation importance of each input column: the score lost when it is shuffled."""
+    """Permutation importance of each input column: the score lost when it is shuffled.
+
+    It predicts repeats x columns times, so a sample of max_rows keeps it cheap on big data.
+    """
     result = permutation_importance(
-        model, features, actual, n_repeats=repeats, random_state=seed, n_jobs=1
+        model,
+        features,
+        actual,
+        n_repeats=repeats,
+        max_samples=min(max_rows, len(features)),
+        random_state=seed,
+        n_jobs=1,
     )
     table = pd.DataFrame({"feature": features.columns, "importance": result.importances_mean})
     return table.sort_values(["importance", "feature"], ascending=[False, True])

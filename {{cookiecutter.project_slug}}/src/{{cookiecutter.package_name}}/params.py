@@ -34,6 +34,7 @@ class TrainParams(Section):
 
 class EvaluateParams(Section):
     importance_repeats: int = Field(default=5, ge=1)
+    importance_max_rows: int = Field(default=2000, ge=10)
 
 
 class Params(Section):

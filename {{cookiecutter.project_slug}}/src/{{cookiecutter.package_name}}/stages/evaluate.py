@@ -24,8 +24,14 @@ def evaluate(
     features, actual = features_and_target(test, params.data.target)
     report = classification_report if params.task == "classification" else regression_report
     scores, plots = report(model, features, actual)
+    settings = params.evaluate
     plots["importance.csv"] = importance_table(
-        model, features, actual, params.evaluate.importance_repeats, params.train.seed
+        model,
+        features,
+        actual,
+        settings.importance_repeats,
+        settings.importance_max_rows,
+        params.train.seed,
     )
     return {name: round(float(value), DIGITS) for name, value in scores.items()}, plots
 
