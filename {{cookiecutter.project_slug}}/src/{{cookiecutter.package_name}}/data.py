@@ -4,16 +4,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-from sklearn import datasets
 
 from .errors import PipelineError
 
-# Datasets that ship inside scikit-learn, so the default pipeline needs no download.
-BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
-    "breast_cancer": lambda: datasets.load_breast_cancer(as_frame=True).frame,
-    "diabetes": lambda: datasets.load_diabetes(as_frame=True, scaled=False).frame,
-    "iris": lambda: datasets.load_iris(as_frame=True).frame,
-    "wine": lambda: datasets.load_wine(as_frame=True).frame,
+# Datasets that ship inside scikit-learn (so the default pipeline needs no download), with
+# the loader's keyword arguments.
+BUNDLED: dict[str, dict] = {
+    "breast_cancer": {},
+    "diabetes": {"scaled": False},
+    "iris": {},
+    "wine": {},
 }
 READERS: dict[str, Callable[[str], pd.DataFrame]] = {
     ".csv": pd.read_csv,
@@ -31,7 +31,10 @@ def load_source(source: str) -> pd.DataFrame:
                 f"data.source {source!r} names no bundled dataset - "
                 f"use one of {', '.join('sklearn:' + key for key in BUNDLED)}"
             )
-        return BUNDLED[name]()
+        # Imported here: scikit-learn costs every stage process a second or more to import.
+        from sklearn import datasets
+
+        return getattr(datasets, f"load_{name}")(as_frame=True, **BUNDLED[name]).frame
     suffix = Path(source.split("?", 1)[0]).suffix.lower()
     if suffix not in READERS:
         raise PipelineError(
