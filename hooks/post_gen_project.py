@@ -8,12 +8,27 @@ import sys
 from pathlib import Path
 
 LICENSES = Path("_licenses")
+LOCKS = Path("_locks")
 
 
 def remove_ci(provider: str) -> None:
     """Keep only the chosen CI provider's files."""
     if provider != "github":
         shutil.rmtree(".github", ignore_errors=True)
+
+
+def choose_lock(serving: str) -> None:
+    """Keep the lockfile that matches the chosen dependencies."""
+    (LOCKS / f"{serving}.lock").replace("uv.lock")
+    shutil.rmtree(LOCKS)
+
+
+def remove_server(serving: str, package: str) -> None:
+    """Without a server, drop its code, tests and make targets; deploy still publishes."""
+    if serving == "none":
+        shutil.rmtree(Path("src", package, "serve"))
+        for path in (*Path("tests").glob("test_serve*.py"), Path("serve.mk")):
+            path.unlink()
 
 
 def choose_license(name: str) -> None:
@@ -74,6 +89,8 @@ def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     remove_ci(answers["ci_provider"])
     choose_license(answers["license"])
+    choose_lock(answers["serving"])
+    remove_server(answers["serving"], answers["package_name"])
     write_answers(answers)
     configure_remote(answers["dvc_remote"], answers["dvc_remote_url"])
     git_init(answers["author_name"], answers["author_email"])

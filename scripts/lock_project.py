@@ -1,8 +1,12 @@
-"""Refresh the generated project's uv.lock: bake the default project, lock it, template it back.
+"""Refresh the generated project's lockfiles: bake, lock and template back each variant.
+
+The dependencies differ by the `serving` option, so each of its values has a lockfile in
+_locks/ and the post-gen hook keeps the chosen one as uv.lock.
 
 Run through `make lock` (add UPGRADE=1 to move every dependency to its newest version).
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -12,14 +16,23 @@ from pathlib import Path
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parent.parent
-TARGET = TEMPLATE / "{{cookiecutter.project_slug}}" / "uv.lock"
+LOCKS = TEMPLATE / "{{cookiecutter.project_slug}}" / "_locks"
+OPTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 
 
-def main(upgrade: bool) -> None:
+def lock(serving: str, upgrade: bool) -> None:
+    target = LOCKS / f"{serving}.lock"
+    if not target.exists():  # a new option value starts from another variant's lock
+        target.write_text(next(LOCKS.glob("*.lock")).read_text())
     with tempfile.TemporaryDirectory() as scratch:
-        project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=scratch))
-        if TARGET.exists():
-            (project / "uv.lock").write_text(render_default(TARGET.read_text(), project.name))
+        project = Path(
+            cookiecutter(
+                str(TEMPLATE), no_input=True, output_dir=scratch, extra_context={"serving": serving}
+            )
+        )
+        # Start from the current lock, so that without --upgrade versions stay where they are.
+        if target.exists():
+            (project / "uv.lock").write_text(render_default(target.read_text(), project.name))
         subprocess.run(["uv", "lock", *(["--upgrade"] if upgrade else [])], cwd=project, check=True)
         text = (project / "uv.lock").read_text()
     if re.search(r"\{[{%#]", text):
@@ -27,13 +40,18 @@ def main(upgrade: bool) -> None:
     project_entry = f'name = "{project.name}"\nversion = "0.1.0"\nsource = {{ editable = "." }}'
     if text.count(project_entry) != 1:
         sys.exit(f"the project's own entry was not found once in uv.lock: {project_entry!r}")
-    TARGET.write_text(text.replace(project_entry, project_entry.replace(
-        project.name, "{{ cookiecutter.project_slug }}")))  # fmt: skip
-    print(f"wrote {TARGET.relative_to(TEMPLATE)}")
+    templated = project_entry.replace(project.name, "{{ cookiecutter.project_slug }}")
+    target.write_text(text.replace(project_entry, templated))
+    print(f"wrote {target.relative_to(TEMPLATE)}")
 
 
 def render_default(lock: str, name: str) -> str:
     return lock.replace("{{ cookiecutter.project_slug }}", name)
+
+
+def main(upgrade: bool) -> None:
+    for serving in OPTIONS["serving"]:
+        lock(serving, upgrade)
 
 
 if __name__ == "__main__":

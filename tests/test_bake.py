@@ -23,12 +23,18 @@ SUPPORTED_COMBINATIONS = {
     "regression": {"task": "regression"},
     "ci-none": {"ci_provider": "none"},
     "remote-none": {"dvc_remote": "none"},
+    "serving-none": {"serving": "none"},
     "remote-absolute-path": {"dvc_remote_url": "/srv/dvc-storage"},
     "bsd": {"license": "BSD-3-Clause"},
     "apache": {"license": "Apache-2.0"},
     "proprietary": {"license": "Proprietary"},
     **{f"python-{v}": {"python_version": v} for v in ("3.10", "3.12", "3.13")},
-    "regression-bare": {"task": "regression", "ci_provider": "none", "dvc_remote": "none"},
+    "regression-bare": {
+        "task": "regression",
+        "ci_provider": "none",
+        "dvc_remote": "none",
+        "serving": "none",
+    },
     "hostile-text": {
         "project_name": HOSTILE,
         "project_slug": "hostile",
@@ -132,6 +138,14 @@ def test_option_files(project: Path, case: str) -> None:
     assert LICENSE_HEADERS[answers["license"]] in license_text
     assert " ".join(answers["author_name"].split()) in " ".join(license_text.split())
     assert not (project / "_licenses").exists()
+    assert not (project / "_locks").exists()
+    serves = answers["serving"] == "fastapi"
+    package = project / "src" / rendered(project)["package_name"]
+    assert (package / "serve").is_dir() == serves
+    assert (project / "serve.mk").exists() == serves
+    assert bool(list(project.glob("tests/test_serve*.py"))) == serves
+    assert ('"fastapi' in (project / "pyproject.toml").read_text()) == serves
+    assert ('name = "fastapi"' in (project / "uv.lock").read_text()) == serves
     recorded = json.loads((project / ".cookiecutter.json").read_text())
     assert recorded["task"] == answers["task"]
     assert "_output_dir" not in recorded

@@ -17,6 +17,7 @@ def make_params(task: str = "classification", estimator: str = "random_forest", 
             "split": {"test_size": 0.25, "seed": 0},
             "train": {"estimator": estimator, "seed": 0, "params": {**settings, **train}},
             "evaluate": {"importance_repeats": 2, "importance_max_rows": 50},
+            "deploy": {"model_name": "tiny", "metric": "accuracy", "threshold": 0.5},
         }
     )
 

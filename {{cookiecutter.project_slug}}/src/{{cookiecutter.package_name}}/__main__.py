@@ -13,6 +13,11 @@ USAGE = f"""usage: python -m {__package__} <command> [options]
 pipeline stages (run by `dvc repro`, see dvc.yaml): {", ".join(STAGES)}
 snapshot-lock   remember dvc.lock before a run
 verify          fail if the run changed dvc.lock
+deploy          gate, publish and promote the model (MODEL_REGISTRY, default registry/)
+rollback        promote the previous version
+models          list the versions, the current one marked *
+deploy-check    deploy to a throwaway registry, serve it, predict once
+serve           run the REST server (settings from SERVE_* variables)
 """
 
 
@@ -23,6 +28,12 @@ def run(command: str, argv: list[str]) -> None:
         snapshot()
     elif command == "verify":
         print(verify())
+    elif command in ("deploy", "rollback", "models"):
+        print(getattr(importlib.import_module(".deploy", __package__), command)())
+    elif command == "deploy-check":
+        print(importlib.import_module(".deploycheck", __package__).main())
+    elif command == "serve":
+        importlib.import_module(".serve.main", __package__).main()
     else:
         print(USAGE, file=sys.stderr)
         raise SystemExit(0 if command in ("-h", "--help") else 2)

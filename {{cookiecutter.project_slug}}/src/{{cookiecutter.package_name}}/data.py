@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import PipelineError
+from .features import prepare
 
 # Datasets that ship inside scikit-learn (so the default pipeline needs no download), with
 # the loader's keyword arguments.
@@ -66,5 +67,5 @@ def write_table(frame: pd.DataFrame, path: Path | str) -> None:
 
 
 def features_and_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Split a table into the model's inputs and the column it predicts."""
-    return frame.drop(columns=[target]), frame[target]
+    """Split a table into the model's inputs, in the form serving uses too, and its target."""
+    return prepare(frame.drop(columns=[target])), frame[target]

@@ -2,6 +2,7 @@
 
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 from pandas.api import types
 
@@ -31,3 +32,16 @@ def _holds_text(column: pd.Series) -> bool:
     """Object columns pass only when every present value is a string."""
     present = column.dropna()
     return present.map(type).eq(str).all() if column.dtype == object else True
+
+
+def prepare(features: pd.DataFrame) -> pd.DataFrame:
+    """Give categorical columns one form, object values with NaN for missing, whatever
+    pandas version or reader produced them, so training and serving encode alike."""
+    categorical = column_kinds(features).categorical
+    if not categorical:
+        return features
+    converted = {
+        name: features[name].astype(object).where(features[name].notna(), np.nan)
+        for name in categorical
+    }
+    return features.assign(**converted)

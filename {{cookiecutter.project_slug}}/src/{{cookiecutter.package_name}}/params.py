@@ -37,12 +37,20 @@ class EvaluateParams(Section):
     importance_max_rows: int = Field(default=2000, ge=10)
 
 
+class DeployParams(Section):
+    model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    metric: str = Field(min_length=1)
+    threshold: float
+    tolerance: float = Field(default=0.0, ge=0)
+
+
 class Params(Section):
     task: Task
     data: DataParams
     split: SplitParams
     train: TrainParams
     evaluate: EvaluateParams = EvaluateParams()
+    deploy: DeployParams
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:

@@ -1,0 +1,127 @@
+"""The deployable bundle: the model in skops format, its manifest, and the checks on load.
+
+Nothing here unpickles: the server loads skops archives, and only with the types the
+manifest lists, which must come from numpy, scipy or scikit-learn.
+"""
+
+import hashlib
+import math
+import platform
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import sklearn
+import skops.io as sio
+from sklearn.pipeline import Pipeline
+
+from .errors import PipelineError
+from .features import column_kinds
+
+MODEL_FILE = "model.skops"
+PROFILE_FILE = "reference_profile.json"
+TRUSTED_MODULES = ("numpy.", "scipy.", "sklearn.")
+SMOKE_ROWS = 5
+
+
+class BundleError(PipelineError):
+    """A version failed a check and must not be served."""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def feature_schema(model: Pipeline, features: pd.DataFrame) -> list[dict]:
+    """Name, kind and known categories of each input column, in training order."""
+    kinds = column_kinds(features)
+    encoder = model.named_steps["preprocess"].named_transformers_.get("categorical")
+    categories = dict(zip(kinds.categorical, getattr(encoder, "categories_", []), strict=False))
+    schema = []
+    for name in features.columns:
+        entry = {"name": name, "type": "number" if name in kinds.numeric else "string"}
+        if name in categories:
+            entry["categories"] = sorted(
+                str(value) for value in categories[name] if isinstance(value, str)
+            )
+        schema.append(entry)
+    return schema
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-safe rows: missing values become None."""
+    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        for row in rows
+    ]
+
+
+def outputs(model: Pipeline, frame: pd.DataFrame) -> dict:
+    """Predictions, and class probabilities for a classifier, as plain lists."""
+    result = {"predictions": np.asarray(model.predict(frame)).tolist()}
+    if hasattr(model, "predict_proba"):
+        result["probabilities"] = np.asarray(model.predict_proba(frame)).round(12).tolist()
+    return result
+
+
+def build(
+    model: Pipeline, test_features: pd.DataFrame, profile: bytes, facts: dict
+) -> tuple[dict, dict]:
+    """Serialise the model and describe it; returns (files, manifest)."""
+    archive = sio.dumps(model)
+    smoke = test_features.head(SMOKE_ROWS)
+    files = {MODEL_FILE: archive, PROFILE_FILE: profile}
+    manifest = {
+        **facts,
+        "sha256": {name: sha256(data) for name, data in files.items()},
+        "sklearn_version": sklearn.__version__,
+        "python_version": platform.python_version(),
+        "features": feature_schema(model, test_features),
+        "classes": np.asarray(getattr(model, "classes_", [])).tolist(),
+        "trusted_types": sorted(sio.get_untrusted_types(data=archive)),
+        "smoke": {"rows": records(smoke), **outputs(model, smoke)},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return files, manifest
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A checked model, ready to serve."""
+
+    version: str
+    manifest: dict
+    model: Pipeline
+
+
+def check_and_load(manifest: dict, files: dict[str, bytes]) -> Loaded:
+    """Verify checksums, scikit-learn version, trusted types and smoke outputs, then load."""
+    version = manifest.get("version", "?")
+    for name, expected in manifest["sha256"].items():
+        if sha256(files[name]) != expected:
+            raise BundleError(f"version {version}: {name} does not match its sha256 checksum")
+    if manifest["sklearn_version"] != sklearn.__version__:
+        raise BundleError(
+            f"version {version} was trained with scikit-learn {manifest['sklearn_version']}, "
+            f"this server runs {sklearn.__version__}"
+        )
+    listed = set(manifest["trusted_types"])
+    outside = sorted(name for name in listed if not name.startswith(TRUSTED_MODULES))
+    if outside:
+        raise BundleError(f"version {version} lists untrusted types: {', '.join(outside)}")
+    found = set(sio.get_untrusted_types(data=files[MODEL_FILE]))
+    if not found <= listed:
+        raise BundleError(
+            f"version {version} holds unlisted types: {', '.join(sorted(found - listed))}"
+        )
+    model = sio.loads(files[MODEL_FILE], trusted=sorted(listed))
+    smoke = manifest["smoke"]
+    frame = pd.DataFrame(smoke["rows"], columns=[f["name"] for f in manifest["features"]])
+    got = outputs(model, frame)
+    if got["predictions"] != smoke["predictions"] or not np.allclose(
+        got.get("probabilities", []), smoke.get("probabilities", []), atol=1e-9
+    ):
+        raise BundleError(f"version {version}: the smoke rows do not give the recorded outputs")
+    return Loaded(version, manifest, model)

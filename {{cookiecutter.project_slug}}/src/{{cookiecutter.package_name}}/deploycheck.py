@@ -1,0 +1,80 @@
+"""`make ci`'s deploy check: deploy to a throwaway registry, serve it, ask for one prediction."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from . import deploy
+from .errors import PipelineError
+from .params import load_params
+from .registry import Registry
+
+READY_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def call(url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def serve_and_predict(registry: str, manifest: dict) -> str:
+    """Start the real server on a free loopback port, predict the smoke rows, stop it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MODEL_REGISTRY": registry,
+        "SERVE_PORT": str(port),
+        "SERVE_HOST": "127.0.0.1",
+    }
+    package = __package__
+    server = subprocess.Popen([sys.executable, "-m", package, "serve"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            try:
+                if call(f"{base}/health/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise PipelineError(f"the server did not become ready on port {port}")
+            time.sleep(0.2)
+        status, answer = call(f"{base}/predict", {"records": manifest["smoke"]["rows"][:1]})
+        if status != 200 or answer.get("model_version") != manifest["version"]:
+            raise PipelineError(f"the served prediction failed: {status} {answer}")
+        served = answer["predictions"]
+        return f"deploy check passed: version {manifest['version']} served {served} on port {port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> str:
+    params = load_params()
+    with tempfile.TemporaryDirectory(prefix="deploy-check-") as scratch:
+        os.environ["MODEL_REGISTRY"] = scratch
+        print(deploy.deploy())
+        store = Registry(scratch, params.deploy.model_name)
+        manifest = store.manifest(store.current())
+        if not (Path(__file__).parent / "serve").is_dir():
+            return "deploy check passed: published and promoted (serving=none, no server)"
+        return serve_and_predict(scratch, manifest)

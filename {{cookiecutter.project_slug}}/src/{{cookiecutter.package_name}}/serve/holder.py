@@ -1,0 +1,73 @@
+"""Hold the served model and swap in new versions without a pause.
+
+A new version is loaded and checked in a worker thread beside the old one; the swap is one
+reference assignment, so a request sees the old model or the new, never a half-loaded one.
+A version that fails a check is refused and logged, and the old model keeps serving.
+"""
+
+import logging
+import threading
+
+from ..bundle import Loaded, check_and_load
+from ..registry import Registry
+from .inputs import FeatureSchema
+
+log = logging.getLogger(__name__)
+
+
+class Served:
+    """A loaded version with the schema its requests are checked against."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.version = loaded.version
+        self.schema = FeatureSchema(loaded.manifest["features"])
+
+
+class ModelHolder:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.served: Served | None = None
+        self.refused: dict | None = None
+        self._lock = threading.Lock()  # one load at a time; readers never wait for it
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def sync(self) -> str | None:
+        """Load the version CURRENT names if it is new; return the served version."""
+        with self._lock:
+            version = self.registry.current()
+            served = self.served.version if self.served else None
+            already_refused = self.refused and self.refused["version"] == version
+            if version and version != served and not already_refused:
+                self._load(version)
+            return self.served.version if self.served else None
+
+    def _load(self, version: str) -> None:
+        try:
+            manifest = self.registry.manifest(version)
+            files = {name: self.registry.read(version, name) for name in manifest["sha256"]}
+            served = Served(check_and_load(manifest, files))
+        except Exception as error:  # any failure to load or check refuses the version
+            self.refused = {"version": version, "reason": str(error)}
+            log.error("refused version %s: %s", version, error)
+            return
+        self.served = served  # the swap: one reference assignment
+        self.refused = None
+        log.info("serving version %s", version)
+
+    def watch(self, interval: float) -> None:
+        """Follow CURRENT in a background thread."""
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.sync()
+                except Exception:  # a registry hiccup must not stop the watcher
+                    log.exception("checking %s failed", self.registry.location)
+
+        self._watcher = threading.Thread(target=loop, name="model-watcher", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        self._stop.set()

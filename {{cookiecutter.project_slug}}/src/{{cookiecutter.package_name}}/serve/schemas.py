@@ -1,0 +1,23 @@
+"""Request and response bodies, for the OpenAPI docs and for clients."""
+
+from pydantic import BaseModel, Field
+
+Value = float | str | None
+
+
+class PredictRequest(BaseModel):
+    records: list[dict[str, Value]] = Field(
+        min_length=1, description="rows as {column: value}; every training column, no others"
+    )
+
+
+class PredictResponse(BaseModel):
+    predictions: list[float | int | str | bool]
+    probabilities: list[list[float]] | None = None
+    classes: list[float | int | str | bool] | None = None
+    model_version: str
+
+
+class Health(BaseModel):
+    status: str
+    model_version: str | None = None

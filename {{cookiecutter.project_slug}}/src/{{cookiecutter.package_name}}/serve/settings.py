@@ -1,0 +1,40 @@
+"""Runtime settings of the server, from environment variables (SERVE_*, MODEL_REGISTRY)."""
+
+import ipaddress
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "secret", "token", "admin"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SERVE_", extra="ignore")
+
+    registry: str = Field("registry", validation_alias="MODEL_REGISTRY")
+    model_name: str = "{{ cookiecutter.project_slug }}"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    admin_token: str = ""
+    poll_interval: float = Field(1.0, gt=0, le=60, description="seconds between CURRENT checks")
+    max_request_rows: int = Field(10_000, ge=1)
+    batch_wait_ms: float = Field(2.0, ge=0, description="how long a batch waits for company")
+    batch_max_rows: int = Field(2048, ge=1)
+
+    def check_exposure(self) -> None:
+        """Refuse to listen beyond loopback without a real admin token."""
+        if is_loopback(self.host) or self.admin_token.strip().lower() not in PLACEHOLDER_TOKENS:
+            return
+        raise SystemExit(
+            f"ERROR: SERVE_ADMIN_TOKEN is empty or a placeholder while binding {self.host} - "
+            "set a long random token (e.g. `openssl rand -hex 32`) or bind 127.0.0.1"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

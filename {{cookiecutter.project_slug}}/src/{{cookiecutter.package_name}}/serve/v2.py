@@ -1,0 +1,177 @@
+"""The Open Inference Protocol (V2) over the same model, so stock V2 clients work."""
+
+import numpy as np
+from fastapi import APIRouter, Request
+
+from .batching import MicroBatcher
+from .holder import ModelHolder, Served
+from .inputs import InputError
+from .responses import JSONBody, read_json
+from .settings import Settings
+
+NUMERIC = {
+    "FP16",
+    "FP32",
+    "FP64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+}
+
+
+def datatype(values: np.ndarray) -> str:
+    if values.dtype.kind == "b":
+        return "BOOL"
+    if values.dtype.kind in "iu":
+        return "INT64"
+    if values.dtype.kind == "f":
+        return "FP64"
+    return "BYTES"
+
+
+def flatten(data: object) -> list:
+    """V2 allows tensor data flat (row-major) or nested; take both."""
+    return np.asarray(data, dtype=object).ravel().tolist() if isinstance(data, list) else [data]
+
+
+def rows_from_inputs(served: Served, inputs: object, limit: int) -> list[tuple]:
+    """Turn V2 inputs into checked rows: one [n, features] tensor, or one tensor per column."""
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(t, dict) for t in inputs):
+        raise InputError("inputs must be a non-empty list of tensors")
+    names = served.schema.names
+    columns: dict[str, list] = {}
+    for tensor in inputs:
+        name, shape, data = tensor.get("name"), tensor.get("shape"), tensor.get("data")
+        if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+            raise InputError(f"input {name!r}: shape must be a list of non-negative integers")
+        if not isinstance(tensor.get("datatype"), str):
+            raise InputError(f"input {name!r}: datatype is required")
+        values = flatten(data)
+        if len(values) != int(np.prod(shape)):
+            raise InputError(f"input {name!r}: shape {shape} does not match {len(values)} values")
+        if len(inputs) == 1 and len(shape) == 2:
+            if shape[1] != len(names):
+                raise InputError(
+                    f"input {name!r}: a 2-D tensor needs {len(names)} columns in training order"
+                )
+            columns = {col: values[i :: len(names)] for i, col in enumerate(names)}
+        elif name in names:
+            columns[name] = values
+        else:
+            raise InputError(f"input {name!r} is not a column of the model")
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise InputError("inputs must all have the same number of rows")
+    records = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    return served.schema.check_records(records, limit)
+
+
+class V2Error(Exception):
+    """An error in the protocol's shape: {"error": message} with an HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def v2_router(holder: ModelHolder, batcher: MicroBatcher, settings: Settings) -> APIRouter:
+    router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (V2)"])
+
+    def model_for(name: str) -> Served:
+        if name != settings.model_name:
+            raise V2Error(404, f"unknown model {name!r}; this server has {settings.model_name!r}")
+        if holder.served is None:
+            raise V2Error(503, "no model is loaded yet")
+        return holder.served
+
+    @router.get("/health/live")
+    async def live() -> JSONBody:
+        return JSONBody({"live": True})
+
+    @router.get("/health/ready")
+    async def ready() -> JSONBody:
+        ok = holder.served is not None
+        return JSONBody({"ready": ok}, status_code=200 if ok else 503)
+
+    @router.get("/models/{name}")
+    async def metadata(name: str) -> JSONBody:
+        served = model_for(name)
+        features = served.loaded.manifest["features"]
+        return JSONBody(
+            {
+                "name": name,
+                "versions": [served.version],
+                "platform": "sklearn",
+                "inputs": [
+                    {
+                        "name": f["name"],
+                        "datatype": "FP64" if f["type"] == "number" else "BYTES",
+                        "shape": [-1],
+                    }
+                    for f in features
+                ],
+                "outputs": [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
+                + (
+                    [
+                        {
+                            "name": "predict_proba",
+                            "datatype": "FP64",
+                            "shape": [-1, len(served.loaded.manifest["classes"])],
+                        }
+                    ]
+                    if served.loaded.manifest["classes"]
+                    else []
+                ),
+            }
+        )
+
+    @router.get("/models/{name}/ready")
+    async def model_ready(name: str) -> JSONBody:
+        served = model_for(name)
+        return JSONBody({"name": name, "ready": True, "version": served.version})
+
+    @router.post("/models/{name}/infer")
+    async def infer(name: str, request: Request) -> JSONBody:
+        served = model_for(name)
+        try:
+            body = await read_json(request)
+            if not isinstance(body, dict):
+                raise InputError("the body must be a V2 inference request object")
+            rows = rows_from_inputs(served, body.get("inputs"), settings.max_request_rows)
+        except InputError as error:
+            raise V2Error(400, str(error)) from None
+        result = await batcher.predict(served, rows)
+        predictions = np.asarray(result["predictions"])
+        outputs = [
+            {
+                "name": "predict",
+                "shape": [len(predictions)],
+                "datatype": datatype(predictions),
+                "data": predictions.tolist(),
+            }
+        ]
+        if "probabilities" in result:
+            probabilities = np.asarray(result["probabilities"], dtype=np.float64)
+            outputs.append(
+                {
+                    "name": "predict_proba",
+                    "shape": list(probabilities.shape),
+                    "datatype": "FP64",
+                    "data": probabilities.ravel().tolist(),
+                }
+            )
+        wanted = body.get("outputs")
+        if isinstance(wanted, list) and wanted:
+            names = {o.get("name") for o in wanted if isinstance(o, dict)}
+            outputs = [o for o in outputs if o["name"] in names]
+        response = {"model_name": name, "model_version": served.version, "outputs": outputs}
+        if "id" in body:
+            response["id"] = body["id"]
+        return JSONBody(response, headers={"X-Model-Version": served.version})
+
+    return router
