@@ -1,10 +1,17 @@
 """Tiny in-memory datasets and parameters shared by the tests."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }} import bundle
+from {{ cookiecutter.package_name }}.data import features_and_target
 from {{ cookiecutter.package_name }}.params import Params
+from {{ cookiecutter.package_name }}.registry import Registry
+from {{ cookiecutter.package_name }}.stages.profile import profile as profile_of
+from {{ cookiecutter.package_name }}.stages.train import train as train_model
 
 
 def make_params(task: str = "classification", estimator: str = "random_forest", **train) -> Params:
@@ -45,3 +52,20 @@ def mixed_frame() -> pd.DataFrame:
 def regression_frame(mixed_frame: pd.DataFrame) -> pd.DataFrame:
     """The mixed columns with a continuous target."""
     return mixed_frame.assign(target=mixed_frame["count"] * 2.5 + 1.0)
+
+
+def publish_tiny(registry, frame: pd.DataFrame, **train) -> str:
+    """Train on the tiny data, publish the bundle and promote it; return the version."""
+    params = make_params(**train)
+    model = train_model(frame, params)
+    features, _ = features_and_target(frame, "target")
+    profile = json.dumps(profile_of(frame, "target")).encode()
+    files, manifest = bundle.build(model, features, profile, {"metrics": {"accuracy": 0.9}})
+    version = registry.publish(files, manifest, "abc1234")
+    registry.promote(version)
+    return version
+
+
+@pytest.fixture
+def registry(tmp_path) -> Registry:
+    return Registry(str(tmp_path / "registry"), "tiny")

@@ -5,6 +5,7 @@ manifest lists, which must come from numpy, scipy or scikit-learn.
 """
 
 import hashlib
+import json
 import math
 import platform
 from dataclasses import dataclass
@@ -33,18 +34,21 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def feature_schema(model: Pipeline, features: pd.DataFrame) -> list[dict]:
-    """Name, kind and known categories of each input column, in training order."""
+def feature_schema(model: Pipeline, features: pd.DataFrame, profile: dict) -> list[dict]:
+    """Each input column in training order: its kind, whether it may be missing (it was in
+    training), and for text the categories the model knows."""
     kinds = column_kinds(features)
     encoder = model.named_steps["preprocess"].named_transformers_.get("categorical")
-    categories = dict(zip(kinds.categorical, getattr(encoder, "categories_", []), strict=False))
+    known = dict(zip(kinds.categorical, getattr(encoder, "categories_", []), strict=False))
     schema = []
     for name in features.columns:
-        entry = {"name": name, "type": "number" if name in kinds.numeric else "string"}
-        if name in categories:
-            entry["categories"] = sorted(
-                str(value) for value in categories[name] if isinstance(value, str)
-            )
+        entry = {
+            "name": name,
+            "type": "number" if name in kinds.numeric else "string",
+            "nullable": profile["features"].get(name, {}).get("missing_rate", 1.0) > 0,
+        }
+        if name in known:
+            entry["categories"] = sorted(str(v) for v in known[name] if isinstance(v, str))
         schema.append(entry)
     return schema
 
@@ -78,7 +82,7 @@ def build(
         "sha256": {name: sha256(data) for name, data in files.items()},
         "sklearn_version": sklearn.__version__,
         "python_version": platform.python_version(),
-        "features": feature_schema(model, test_features),
+        "features": feature_schema(model, test_features, json.loads(profile)),
         "classes": np.asarray(getattr(model, "classes_", [])).tolist(),
         "trusted_types": sorted(sio.get_untrusted_types(data=archive)),
         "smoke": {"rows": records(smoke), **outputs(model, smoke)},

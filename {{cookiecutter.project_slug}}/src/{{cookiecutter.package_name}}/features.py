@@ -21,7 +21,7 @@ def column_kinds(frame: pd.DataFrame) -> ColumnKinds:
             kinds.categorical.append(name)
         elif types.is_numeric_dtype(column) and not types.is_complex_dtype(column):
             kinds.numeric.append(name)
-        elif types.is_string_dtype(column) and _holds_text(column):
+        elif (column.dtype == object or types.is_string_dtype(column)) and _holds_text(column):
             kinds.categorical.append(name)
         else:
             kinds.unusable[name] = str(column.dtype)
@@ -30,8 +30,7 @@ def column_kinds(frame: pd.DataFrame) -> ColumnKinds:
 
 def _holds_text(column: pd.Series) -> bool:
     """Object columns pass only when every present value is a string."""
-    present = column.dropna()
-    return present.map(type).eq(str).all() if column.dtype == object else True
+    return column.dtype != object or all(isinstance(value, str) for value in column.dropna())
 
 
 def prepare(features: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,164 @@
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }} import bundle
+from {{ cookiecutter.package_name }}.registry import Registry
+from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.settings import Settings
+
+from .conftest import publish_tiny
+
+TOKEN = "a-long-random-test-token"
+ROW = {"size": 10.5, "count": 2, "colour": "red"}
+
+
+@pytest.fixture
+def client(registry: Registry, mixed_frame: pd.DataFrame):
+    publish_tiny(registry, mixed_frame)
+    settings = Settings(
+        MODEL_REGISTRY=str(registry.location.rsplit("/", 1)[0]),
+        model_name="tiny",
+        admin_token=TOKEN,
+        max_request_rows=5,
+    )
+    with TestClient(create_app(settings, watch=False)) as client:
+        yield client
+
+
+def test_health_and_model(client: TestClient) -> None:
+    assert client.get("/health/live").status_code == 200
+    ready = client.get("/health/ready").json()
+    assert ready == {"status": "ready", "model_version": "0001-abc1234"}
+    model = client.get("/model").json()
+    assert model["name"] == "tiny" and model["version"] == "0001-abc1234"
+
+
+def test_not_ready_before_a_deploy(tmp_path) -> None:
+    settings = Settings(MODEL_REGISTRY=str(tmp_path), model_name="tiny")
+    with TestClient(create_app(settings, watch=False)) as client:
+        assert client.get("/health/ready").status_code == 503
+        assert client.post("/predict", json={"records": [ROW]}).status_code == 503
+
+
+def test_predict(client: TestClient) -> None:
+    response = client.post("/predict", json={"records": [ROW, {**ROW, "size": None}]})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["predictions"]) == 2 and len(body["probabilities"][0]) == 2
+    assert body["model_version"] == response.headers["X-Model-Version"] == "0001-abc1234"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b'{"rows": []}', "records"),
+        (b'{"records": []}', "non-empty"),
+        (b'{"records": [{"size": 1, "colour": "red"}]}', "missing column 'count'"),
+        (b'{"records": [{"size": 1, "count": 1, "colour": "red", "x": 1}]}', "unknown column 'x'"),
+        (b'{"records": [{"size": "big", "count": 1, "colour": "red"}]}', "records[0].size"),
+        (b'{"records": [{"size": 1, "count": 1, "colour": 7}]}', "records[0].colour"),
+        (b'{"records": [{"size": 1, "count": null, "colour": "red"}]}', "count: null"),
+        (b'{"records": [{"size": 1e999, "count": 1, "colour": "red"}]}', "infinity"),
+        (
+            b'{"records": [' + b",".join([b'{"size":1,"count":1,"colour":"red"}'] * 6) + b"]}",
+            "limit of 5",
+        ),
+        (b"[1, 2]", "records"),
+    ],
+    ids=[
+        "malformed",
+        "no-records",
+        "empty",
+        "missing",
+        "unknown",
+        "type",
+        "text-type",
+        "null",
+        "inf",
+        "too-many",
+        "array",
+    ],
+)
+def test_bad_requests_get_4xx_naming_the_field(client: TestClient, body: bytes, field: str) -> None:
+    response = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert 400 <= response.status_code < 500
+    assert field in response.json()["detail"]
+
+
+def test_v2_metadata_and_infer(client: TestClient) -> None:
+    assert client.get("/v2/health/ready").status_code == 200
+    meta = client.get("/v2/models/tiny").json()
+    assert [i["name"] for i in meta["inputs"]] == ["size", "count", "colour"]
+    assert client.get("/v2/models/tiny/ready").json()["ready"] is True
+    request = {
+        "id": "42",
+        "inputs": [
+            {"name": "size", "shape": [2], "datatype": "FP64", "data": [10.5, 7.0]},
+            {"name": "count", "shape": [2], "datatype": "INT64", "data": [2, 1]},
+            {"name": "colour", "shape": [2], "datatype": "BYTES", "data": ["red", "blue"]},
+        ],
+    }
+    answer = client.post("/v2/models/tiny/infer", json=request).json()
+    assert answer["id"] == "42" and answer["model_version"] == "0001-abc1234"
+    outputs = {o["name"]: o for o in answer["outputs"]}
+    assert outputs["predict"]["shape"] == [2]
+    assert (
+        outputs["predict_proba"]["shape"] == [2, 2] and len(outputs["predict_proba"]["data"]) == 4
+    )
+
+
+def test_v2_errors_follow_the_protocol(client: TestClient) -> None:
+    bad = {"inputs": [{"name": "size", "shape": [3], "datatype": "FP64", "data": [1.0]}]}
+    response = client.post("/v2/models/tiny/infer", json=bad)
+    assert response.status_code == 400 and "shape" in response.json()["error"]
+    assert client.get("/v2/models/other").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer wrong"}, 403),
+        ({"Authorization": f"Bearer {TOKEN}"}, 200),
+    ],
+)
+def test_admin_needs_the_token(client: TestClient, headers: dict, status: int) -> None:
+    assert client.post("/admin/reload", headers=headers).status_code == status
+
+
+def test_admin_refused_without_configured_token(registry, mixed_frame) -> None:
+    publish_tiny(registry, mixed_frame)
+    settings = Settings(MODEL_REGISTRY=registry.location.rsplit("/", 1)[0], model_name="tiny")
+    with TestClient(create_app(settings, watch=False)) as client:
+        assert client.post("/admin/reload", headers={"Authorization": "Bearer "}).status_code in (
+            401,
+            403,
+        )
+        assert (
+            client.post("/admin/reload", headers={"Authorization": "Bearer x"}).status_code == 403
+        )
+
+
+def test_hot_swap_and_refusal(client: TestClient, registry: Registry, mixed_frame) -> None:
+    """A new version is swapped in on reload; a corrupt one is refused and the old one serves."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    second = publish_tiny(registry, mixed_frame, n_estimators=3)
+    assert client.post("/admin/reload", headers=auth).json()["model_version"] == second
+    corrupt = publish_tiny(registry, mixed_frame, n_estimators=4)
+    path = f"{registry.base}/versions/{corrupt}/{bundle.MODEL_FILE}"
+    registry.fs.pipe_file(path, b"not a model")
+    reply = client.post("/admin/reload", headers=auth).json()
+    assert reply["model_version"] == second and reply["refused"]["version"] == corrupt
+    assert client.get("/model").json()["refused"]["version"] == corrupt
+    assert client.post("/predict", json={"records": [ROW]}).headers["X-Model-Version"] == second
+    rolled = client.post("/admin/rollback", headers=auth).json()
+    assert rolled["model_version"] == second  # the version before the corrupt one
+
+
+def test_exposed_server_needs_a_real_token() -> None:
+    with pytest.raises(SystemExit, match="SERVE_ADMIN_TOKEN"):
+        Settings(host="0.0.0.0", admin_token="changeme").check_exposure()
+    Settings(host="127.0.0.1").check_exposure()
+    Settings(host="0.0.0.0", admin_token=TOKEN).check_exposure()
