@@ -31,6 +31,7 @@ def project(tmp_path_factory) -> Path:
     run("make install", root)
     result = run("make ci", root)
     assert "dvc.lock is new" in result.stdout
+    assert "deploy check passed" in result.stdout
     run("git add --all && git commit -qm 'Run the pipeline'", root)
     return root
 

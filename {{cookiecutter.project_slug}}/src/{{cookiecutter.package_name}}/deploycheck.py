@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from . import deploy
+from .bundle import check_and_load
 from .errors import PipelineError
 from .params import load_params
 from .registry import Registry
@@ -76,5 +77,7 @@ def main() -> str:
         store = Registry(scratch, params.deploy.model_name)
         manifest = store.manifest(store.current())
         if not (Path(__file__).parent / "serve").is_dir():
-            return "deploy check passed: published and promoted (serving=none, no server)"
+            files = {name: store.read(manifest["version"], name) for name in manifest["sha256"]}
+            version = check_and_load(manifest, files).version
+            return f"deploy check passed: version {version} loads and passes its checks"
         return serve_and_predict(scratch, manifest)

@@ -1,0 +1,137 @@
+"""Slow tier: a baked project deploys, serves on a real port and swaps models under load."""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import bake, run
+
+pytestmark = pytest.mark.slow
+TOKEN = "slow-test-admin-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Client:
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(self, method: str, path: str, body=None, headers=None) -> tuple[int, dict, dict]:
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        self.connection.request(
+            method, path, data, {"Content-Type": "application/json", **(headers or {})}
+        )
+        response = self.connection.getresponse()
+        payload = response.read()
+        return response.status, json.loads(payload or b"{}"), dict(response.getheaders())
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The default project after repro and deploy, its server running on a free port."""
+    root = bake(tmp_path_factory.mktemp("serve"))
+    run("make install && make repro && make deploy", root)
+    port = free_port()
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL")
+    }
+    env.update(SERVE_ADMIN_TOKEN=TOKEN, SERVE_POLL_INTERVAL="0.5")
+    server = subprocess.Popen(
+        ["make", "serve", f"PORT={port}"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if Client(port).call("GET", "/health/ready")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        server.kill()
+        pytest.fail(f"server did not start:\n{server.communicate()[0]}")
+    yield root, port
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def smoke_row(root: Path) -> dict:
+    registry = next((root / "registry").glob("*/versions/*/manifest.json"))
+    return json.loads(registry.read_text())["smoke"]["rows"][0]
+
+
+def test_endpoints_answer_with_the_model_version(served) -> None:
+    root, port = served
+    client, row = Client(port), smoke_row(root)
+    status, body, headers = client.call("POST", "/predict", {"records": [row]})
+    assert status == 200 and body["model_version"] == headers["x-model-version"]
+    status, model, _ = client.call("GET", "/model")
+    assert status == 200 and model["version"] == body["model_version"]
+    inputs = [{"name": k, "shape": [1], "datatype": "FP64", "data": [v]} for k, v in row.items()]
+    status, answer, _ = client.call("POST", f"/v2/models/{model['name']}/infer", {"inputs": inputs})
+    assert status == 200 and answer["model_version"] == body["model_version"]
+    assert client.call("POST", "/admin/reload")[0] == 401
+    bad = [b"{", {"records": [{**row, "extra": 1}]}, {"records": [{"x": 1}]}, {"records": []}]
+    assert all(400 <= client.call("POST", "/predict", body)[0] < 500 for body in bad)
+
+
+def test_deploys_and_rollbacks_under_load_fail_no_request(served) -> None:
+    """16 clients keep predicting while two models are deployed, a corrupt one is
+    promoted and two rollbacks happen: every answer is 2xx, the corrupt one never serves."""
+    root, port = served
+    row = smoke_row(root)
+    statuses, versions, stop = Counter(), Counter(), threading.Event()
+
+    def hammer() -> None:
+        client = Client(port)
+        while not stop.is_set():
+            status, _, headers = client.call("POST", "/predict", {"records": [row]})
+            statuses[status] += 1
+            versions[headers.get("x-model-version")] += 1
+
+    workers = [threading.Thread(target=hammer) for _ in range(16)]
+    for worker in workers:
+        worker.start()
+    try:
+        params = yaml.safe_load((root / "params.yaml").read_text())
+        params["deploy"]["tolerance"] = 0.1  # the seeds below may cost a little AUC
+        for seed in (1, 2):
+            params["train"]["seed"] = seed
+            (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+            run("make repro && make deploy", root)
+            time.sleep(2)
+        corrupt = run(
+            '.venv/bin/python -c "from my_ml_project.registry import Registry as R; '
+            "r = R('registry', 'my-ml-project'); v = r.current(); m = r.manifest(v); "
+            "files = {n: r.read(v, n) for n in m['sha256']}; files['model.skops'] += b'x'; "
+            "n = r.publish(files, m, 'corrupt'); r.promote(n); print(n)\"",
+            root,
+        ).stdout.strip()
+        time.sleep(2)
+        run("make rollback && sleep 2 && make rollback", root)
+        time.sleep(2)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert set(statuses) == {200}, statuses
+    assert corrupt not in versions
+    assert len(versions) >= 3, versions
+    assert sum(statuses.values()) > 100
