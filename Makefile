@@ -38,12 +38,13 @@ format: install ## Format the template's own Python code
 	ruff check --fix hooks scripts tests
 	ruff format hooks scripts tests
 
-demo: install ## Bake the default project into build/demo and run its whole pipeline
+demo: install ## Bake build/demo, run its make ci, then deploy, serve and swap models live
 	rm -rf $(DEMO)
 	cookiecutter --no-input --output-dir $(dir $(DEMO)) . project_name="$(notdir $(DEMO))"
 	$(MAKE) -C $(DEMO) install
 	$(MAKE) -C $(DEMO) ci
 	$(MAKE) -C $(DEMO) metrics
+	python scripts/demo_serve.py $(DEMO)
 
 lock: install ## Refresh the generated project's uv.lock (UPGRADE=1 for newest versions)
 	python scripts/lock_project.py $(if $(UPGRADE),--upgrade)

@@ -3,6 +3,7 @@
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -49,13 +50,14 @@ def served(tmp_path_factory):
         k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL")
     }
     env.update(SERVE_ADMIN_TOKEN=TOKEN, SERVE_POLL_INTERVAL="0.5")
+    log = (root / "server.log").open("w")  # a file, not a pipe nobody drains
     server = subprocess.Popen(
         ["make", "serve", f"PORT={port}"],
         cwd=root,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
+        start_new_session=True,  # stopping the group stops make and the server it started
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -65,11 +67,12 @@ def served(tmp_path_factory):
         except OSError:
             time.sleep(0.3)
     else:
-        server.kill()
-        pytest.fail(f"server did not start:\n{server.communicate()[0]}")
+        os.killpg(server.pid, signal.SIGKILL)
+        pytest.fail(f"server did not start:\n{(root / 'server.log').read_text()}")
     yield root, port
-    server.terminate()
+    os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)
+    log.close()
 
 
 def smoke_row(root: Path) -> dict:

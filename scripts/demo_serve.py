@@ -1,0 +1,91 @@
+"""The serving act of `make demo`: deploy, serve, predict live, swap in a second model.
+
+Run by `make demo` on the project it baked (build/demo); stops the server it starts.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def predict(port: int, row: dict) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/predict",
+        json.dumps({"records": [row]}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def make(project: Path, *targets: str) -> subprocess.CompletedProcess:
+    print(f"\n$ make {' '.join(targets)}", flush=True)
+    return subprocess.run(["make", "--no-print-directory", *targets], cwd=project, text=True)
+
+
+def main(project: Path) -> None:
+    if make(project, "deploy").returncode != 0:
+        sys.exit("the first deploy failed")
+    manifest = json.loads(
+        next((project / "registry").glob("*/versions/*/manifest.json")).read_text()
+    )
+    row = manifest["smoke"]["rows"][0]
+    port = free_port()
+    env = {**os.environ, "SERVE_POLL_INTERVAL": "0.5"}
+    print(f"\n$ make serve PORT={port}   (in the background)", flush=True)
+    # Its own process group, so stopping it stops make and the server make started.
+    server = subprocess.Popen(
+        ["make", "--no-print-directory", "serve", f"PORT={port}"],
+        cwd=project,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(150):
+            try:
+                first = predict(port, row)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            sys.exit("the server did not answer")
+        print(f"\nlive prediction: {first}", flush=True)
+
+        params_path = project / "params.yaml"
+        params = yaml.safe_load(params_path.read_text())
+        params["train"]["params"]["n_estimators"] = 300
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+        print("\nA second model: train.params.n_estimators 200 -> 300", flush=True)
+        make(project, "repro")
+        if make(project, "deploy").returncode != 0:
+            print("the gate refused the second model: the first keeps serving", flush=True)
+        for _ in range(50):
+            answer = predict(port, row)
+            if answer["model_version"] != first["model_version"]:
+                break
+            time.sleep(0.2)
+        versions = f"{first['model_version']} -> {answer['model_version']}"
+        print(f"\nswapped while serving: {versions}: {answer}")
+        make(project, "models")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        print("\nserver stopped")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
