@@ -3,9 +3,11 @@
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -138,3 +140,21 @@ def test_deploys_and_rollbacks_under_load_fail_no_request(served) -> None:
     assert corrupt not in versions
     assert len(versions) >= 3, versions
     assert sum(statuses.values()) > 100
+
+
+def test_generated_requests_never_get_a_server_error(served, tmp_path) -> None:
+    """Schemathesis sends hundreds of cases generated from the OpenAPI schema: no 5xx."""
+    _, port = served
+    schemathesis = Path(sys.executable).with_name("schemathesis")
+    options = ["--checks", "not_a_server_error", "--max-examples", "40", "--seed", "1"]
+    url = f"http://127.0.0.1:{port}/openapi.json"
+    result = subprocess.run(
+        [schemathesis, "run", url, *options],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    generated = re.search(r"(\d+) generated", result.stdout)
+    assert generated and int(generated.group(1)) >= 200, result.stdout[-2000:]
