@@ -8,9 +8,7 @@ a busy one waits at most `wait` seconds to fill a batch of up to `max_rows` rows
 import asyncio
 from dataclasses import dataclass, field
 
-import numpy as np
-import pandas as pd
-
+from ..bundle import outputs
 from .holder import Served
 
 
@@ -42,20 +40,21 @@ class MicroBatcher:
         return await job.future
 
     async def _collect(self) -> list[Job]:
+        """Take what is queued; wait for company only when there is some (never when idle)."""
+        loop = asyncio.get_running_loop()
         jobs = [await self.queue.get()]
         rows = len(jobs[0].rows)
-        deadline = asyncio.get_running_loop().time() + self.wait
+        deadline = loop.time() + self.wait
         while rows < self.max_rows:
-            if self.queue.empty():
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
+            if not self.queue.empty():
+                jobs.append(self.queue.get_nowait())
+            elif len(jobs) == 1 or loop.time() >= deadline:
+                break
+            else:
                 try:
-                    jobs.append(await asyncio.wait_for(self.queue.get(), remaining))
+                    jobs.append(await asyncio.wait_for(self.queue.get(), deadline - loop.time()))
                 except TimeoutError:
                     break
-            else:
-                jobs.append(self.queue.get_nowait())
             rows += len(jobs[-1].rows)
         return jobs
 
@@ -79,18 +78,11 @@ class MicroBatcher:
 
 def run_batch(served: Served, jobs: list[Job]) -> list[dict]:
     """One predict call for all jobs' rows, split back per job in order."""
-    frame: pd.DataFrame = served.schema.frame([row for job in jobs for row in job.rows])
-    model = served.loaded.model
-    predictions = np.asarray(model.predict(frame))
-    probabilities = (
-        np.asarray(model.predict_proba(frame)) if hasattr(model, "predict_proba") else None
-    )
-    results, start = [], 0
+    frame = served.schema.frame([row for job in jobs for row in job.rows])
+    result = outputs(served.loaded.model, frame)
+    answers, start = [], 0
     for job in jobs:
         end = start + len(job.rows)
-        result = {"predictions": predictions[start:end].tolist()}
-        if probabilities is not None:
-            result["probabilities"] = probabilities[start:end].tolist()
-        results.append(result)
+        answers.append({key: values[start:end] for key, values in result.items()})
         start = end
-    return results
+    return answers

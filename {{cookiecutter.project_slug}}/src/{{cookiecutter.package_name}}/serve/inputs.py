@@ -56,12 +56,12 @@ class FeatureSchema:
         return [self.check_row(row, f"records[{i}]") for i, row in enumerate(records)]
 
     def frame(self, rows: list[tuple]) -> pd.DataFrame:
-        """The model's input for checked rows, in the form training used (features.prepare)."""
-        frame = pd.DataFrame.from_records(rows, columns=self.names)
-        for name in self.names:
-            column = frame[name]
+        """The model's input for checked rows, in the form training used (features.prepare):
+        numbers as floats with NaN for null, text as objects with NaN for null."""
+        data = {}
+        for name, values in zip(self.names, zip(*rows, strict=True), strict=True):
             if name in self.numeric:
-                frame[name] = pd.to_numeric(column).astype(np.float64)
+                data[name] = np.array(values, dtype=np.float64)  # None becomes NaN
             else:
-                frame[name] = column.astype(object).where(column.notna(), np.nan)
-        return frame
+                data[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
+        return pd.DataFrame(data, columns=self.names)
