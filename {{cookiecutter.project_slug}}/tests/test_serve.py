@@ -5,6 +5,7 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.package_name }} import bundle
 from {{ cookiecutter.package_name }}.registry import Registry
 from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.inputs import FeatureSchema, InputError
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import publish_tiny
@@ -162,3 +163,21 @@ def test_exposed_server_needs_a_real_token() -> None:
         Settings(host="0.0.0.0", admin_token="changeme").check_exposure()
     Settings(host="127.0.0.1").check_exposure()
     Settings(host="0.0.0.0", admin_token=TOKEN).check_exposure()
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"n": True, "s": "a"}, "r.n: expected a number, got bool"),
+        ({"n": float("inf"), "s": "a"}, "r.n: expected a finite number"),
+        ({"n": None, "s": "a"}, "r.n: null is not allowed"),
+        ({"n": 1, "s": 2.5}, "r.s: expected a string, got float"),
+    ],
+)
+def test_schema_checks_each_value_exactly(row: dict, message: str) -> None:
+    schema = FeatureSchema(
+        [{"name": "n", "type": "number", "nullable": False}, {"name": "s", "type": "string"}]
+    )
+    assert schema.check_row({"n": 1.5, "s": None}, "r") == (1.5, None)
+    with pytest.raises(InputError, match=message):
+        schema.check_row(row, "r")

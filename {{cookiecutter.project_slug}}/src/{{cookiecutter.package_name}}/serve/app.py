@@ -1,13 +1,15 @@
 """The FastAPI application: health, model info, predictions and admin calls."""
 
+import asyncio
 import hmac
 import logging
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from starlette.routing import Route
 
-from ..registry import Registry
+from ..registry import Registry, RegistryError
 from .batching import MicroBatcher
 from .holder import ModelHolder, Served
 from .inputs import InputError
@@ -87,6 +89,11 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> FastAPI:
             result["classes"] = served.loaded.manifest["classes"]
         return JSONBody(result, headers={"X-Model-Version": served.version})
 
+    # The hot path also as a plain Starlette route, matched before FastAPI's: it skips
+    # FastAPI's per-request machinery, which cost a third of the throughput here. The
+    # FastAPI route above stays for the OpenAPI docs.
+    app.router.routes.insert(0, Route("/predict", predict, methods=["POST"]))
+
     def admin(authorization: Annotated[str | None, Header()] = None) -> None:
         token = settings.admin_token
         if not authorization or not authorization.startswith("Bearer "):
@@ -103,18 +110,20 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> FastAPI:
     @app.post("/admin/reload", dependencies=[Depends(admin)])
     async def reload() -> JSONBody:
         """Load the version CURRENT names now, instead of at the next poll."""
-        version = holder.sync()
+        # Loading takes a while: a worker thread keeps the event loop answering meanwhile.
+        version = await asyncio.to_thread(holder.sync)
         return JSONBody({"model_version": version, "refused": holder.refused})
 
     @app.post("/admin/rollback", dependencies=[Depends(admin)])
     async def rollback() -> JSONBody:
         """Promote the previous version and serve it."""
         try:
-            previous = holder.registry.previous()
-        except Exception as error:
+            previous = await asyncio.to_thread(holder.registry.previous)
+        except RegistryError as error:
             raise HTTPException(409, detail=str(error)) from None
-        holder.registry.promote(previous)
-        return JSONBody({"model_version": holder.sync(), "refused": holder.refused})
+        await asyncio.to_thread(holder.registry.promote, previous)
+        version = await asyncio.to_thread(holder.sync)
+        return JSONBody({"model_version": version, "refused": holder.refused})
 
     app.include_router(v2_router(holder, batcher, settings))
     return app

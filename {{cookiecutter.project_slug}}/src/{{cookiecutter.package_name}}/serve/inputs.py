@@ -16,12 +16,23 @@ class FeatureSchema:
     def __init__(self, features: list[dict]) -> None:
         self.names = [feature["name"] for feature in features]
         self.numeric = {f["name"] for f in features if f["type"] == "number"}
-        self.nullable = {f["name"] for f in features if f.get("nullable", True)}
         self.expected = set(self.names)
+        # Per column, the exact JSON value types it takes: a set lookup per value keeps the
+        # hot path cheap (bool is not int here, as type() does not follow subclasses).
+        self.allowed = [
+            (
+                name,
+                frozenset(
+                    ({int, float} if f["type"] == "number" else {str})
+                    | ({type(None)} if f.get("nullable", True) else set())
+                ),
+            )
+            for name, f in zip(self.names, features, strict=True)
+        ]
 
     def check_row(self, row: object, where: str) -> tuple:
         """Return the row's values in training order, or raise InputError naming the field."""
-        if not isinstance(row, dict):
+        if type(row) is not dict:
             raise InputError(f"{where} must be an object of column: value")
         if row.keys() != self.expected:
             missing = sorted(self.expected - row.keys())
@@ -30,23 +41,21 @@ class FeatureSchema:
                 f"missing column {missing[0]!r}" if missing else f"unknown column {unknown[0]!r}"
             )
             raise InputError(f"{where}: {problem}")
-        values = []
-        for name in self.names:
-            value = row[name]
-            if value is None:
-                if name not in self.nullable:
-                    raise InputError(f"{where}.{name}: null is not allowed for this column")
-            elif name in self.numeric:
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise InputError(
-                        f"{where}.{name}: expected a number, got {type(value).__name__}"
-                    )
-                if not math.isfinite(value):
-                    raise InputError(f"{where}.{name}: expected a finite number")
-            elif not isinstance(value, str):
-                raise InputError(f"{where}.{name}: expected a string, got {type(value).__name__}")
-            values.append(value)
-        return tuple(values)
+        values = tuple(map(row.__getitem__, self.names))
+        for (name, allowed), value in zip(self.allowed, values, strict=True):
+            kind = type(value)
+            if kind not in allowed or (kind is float and not math.isfinite(value)):
+                raise InputError(f"{where}.{name}: {self._problem(name, value)}")
+        return values
+
+    def _problem(self, name: str, value: object) -> str:
+        if value is None:
+            return "null is not allowed for this column"
+        if name not in self.numeric:
+            return f"expected a string, got {type(value).__name__}"
+        if type(value) is float:
+            return "expected a finite number"
+        return f"expected a number, got {type(value).__name__}"
 
     def check_records(self, records: object, limit: int) -> list[tuple]:
         if not isinstance(records, list) or not records:
