@@ -53,7 +53,7 @@ class MicroBatcher:
             else:
                 try:
                     jobs.append(await asyncio.wait_for(self.queue.get(), deadline - loop.time()))
-                except TimeoutError:
+                except asyncio.TimeoutError:  # not the builtin one before Python 3.11
                     break
             rows += len(jobs[-1].rows)
         return jobs
