@@ -6,7 +6,6 @@ manifest lists, which must come from numpy, scipy or scikit-learn.
 
 import hashlib
 import json
-import math
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,7 +17,7 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 
 from .errors import PipelineError
-from .features import column_kinds
+from .features import column_kinds, frame_from_rows
 
 MODEL_FILE = "model.skops"
 PROFILE_FILE = "reference_profile.json"
@@ -55,11 +54,7 @@ def feature_schema(model: Pipeline, features: pd.DataFrame, profile: dict) -> li
 
 def records(frame: pd.DataFrame) -> list[dict]:
     """JSON-safe rows: missing values become None."""
-    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    return [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-        for row in rows
-    ]
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
 def outputs(model: Pipeline, frame: pd.DataFrame) -> dict:
@@ -128,9 +123,12 @@ def check_and_load(manifest: dict, files: dict[str, bytes]) -> Loaded:
             f"version {version} holds unlisted types: {', '.join(sorted(found - listed))}"
         )
     model = sio.loads(files[MODEL_FILE], trusted=sorted(listed))
+    # The smoke rows take the same path as a request's rows, so the check covers serving.
     smoke = manifest["smoke"]
-    frame = pd.DataFrame(smoke["rows"], columns=[f["name"] for f in manifest["features"]])
-    got = outputs(model, frame)
+    names = [f["name"] for f in manifest["features"]]
+    numeric = {f["name"] for f in manifest["features"] if f["type"] == "number"}
+    rows = [tuple(row[name] for name in names) for row in smoke["rows"]]
+    got = outputs(model, frame_from_rows(rows, names, numeric))
     if got["predictions"] != smoke["predictions"] or not np.allclose(
         got.get("probabilities", []), smoke.get("probabilities", []), atol=1e-9
     ):

@@ -44,3 +44,15 @@ def prepare(features: pd.DataFrame) -> pd.DataFrame:
         for name in categorical
     }
     return features.assign(**converted)
+
+
+def frame_from_rows(rows: list[tuple], names: list[str], numeric: set[str]) -> pd.DataFrame:
+    """Request rows as the model's input, in the form `prepare` gives training data:
+    numbers as floats and text as objects, NaN for null in both."""
+    data = {}
+    for name, values in zip(names, zip(*rows, strict=True), strict=True):
+        if name in numeric:
+            data[name] = np.array(values, dtype=np.float64)  # None becomes NaN
+        else:
+            data[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
+    return pd.DataFrame(data, columns=names)

@@ -2,8 +2,9 @@
 
 import math
 
-import numpy as np
 import pandas as pd
+
+from ..features import frame_from_rows
 
 
 class InputError(ValueError):
@@ -65,12 +66,5 @@ class FeatureSchema:
         return [self.check_row(row, f"records[{i}]") for i, row in enumerate(records)]
 
     def frame(self, rows: list[tuple]) -> pd.DataFrame:
-        """The model's input for checked rows, in the form training used (features.prepare):
-        numbers as floats with NaN for null, text as objects with NaN for null."""
-        data = {}
-        for name, values in zip(self.names, zip(*rows, strict=True), strict=True):
-            if name in self.numeric:
-                data[name] = np.array(values, dtype=np.float64)  # None becomes NaN
-            else:
-                data[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
-        return pd.DataFrame(data, columns=self.names)
+        """The model's input for checked rows."""
+        return frame_from_rows(rows, self.names, self.numeric)
