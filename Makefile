@@ -21,8 +21,15 @@ $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv
 
-install: $(UV) ## Create .venv with the template's test tools (from uv.lock)
+NODE_TOOLS := tests/tools/node_modules/.bin
+
+install: $(UV) $(NODE_TOOLS) ## Create .venv with the template's test tools (uv.lock, package-lock.json)
 	$(UV) sync --locked
+
+# Azurite and gitlab-ci-local, for the slow tests; skipped (with a note) without npm.
+$(NODE_TOOLS): tests/tools/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/tools --no-audit --no-fund; \
+	else echo "NOTE: npm not found - the Azure remote and GitLab CI tests will be skipped"; fi
 
 test: install ## Run every test: fast bakes and slow bake-install-run tests
 	pytest -n $(PYTEST_WORKERS) --dist loadfile

@@ -9,17 +9,30 @@ from pathlib import Path
 
 LICENSES = Path("_licenses")
 LOCKS = Path("_locks")
+CI_FILES = {
+    "github": Path(".github"),
+    "gitlab": Path(".gitlab-ci.yml"),
+    "azure": Path("azure-pipelines.yml"),
+}
+# Remote kinds whose DVC plugin is a dependency (and so part of the lockfile's name).
+PLUGIN_REMOTES = ("s3", "azure", "gs", "ssh")
 
 
 def remove_ci(provider: str) -> None:
     """Keep only the chosen CI provider's files."""
-    if provider != "github":
-        shutil.rmtree(".github", ignore_errors=True)
+    for name, path in CI_FILES.items():
+        if name == provider:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
-def choose_lock(serving: str) -> None:
-    """Keep the lockfile that matches the chosen dependencies."""
-    (LOCKS / f"{serving}.lock").replace("uv.lock")
+def choose_lock(serving: str, remote: str) -> None:
+    """Keep the lockfile that matches the chosen dependencies: server and DVC plugin."""
+    name = f"{serving}-{remote}" if remote in PLUGIN_REMOTES else serving
+    (LOCKS / f"{name}.lock").replace("uv.lock")
     shutil.rmtree(LOCKS)
 
 
@@ -44,15 +57,15 @@ def write_answers(answers: dict) -> None:
 
 
 def configure_remote(kind: str, url: str) -> None:
-    """Point DVC's default remote at the chosen storage."""
+    """Point DVC's default remote at the chosen storage; credentials never go in this file."""
     lines = ["[core]", "    analytics = false"]
-    if kind == "local":
-        path = Path(os.path.expanduser(url))
-        # DVC resolves a relative remote path from the folder of the config file, .dvc/.
-        if not path.is_absolute():
-            path = Path("..") / path
+    if kind != "none":
+        if kind == "local":
+            path = Path(os.path.expanduser(url))
+            # DVC resolves a relative remote path from the folder of the config file, .dvc/.
+            url = (path if path.is_absolute() else Path("..") / path).as_posix()
         lines[1:1] = ["    remote = storage"]
-        lines += ["['remote \"storage\"']", f"    url = {path.as_posix()}"]
+        lines += ["['remote \"storage\"']", f"    url = {url}"]
     Path(".dvc/config").write_text("\n".join(lines) + "\n")
 
 
@@ -89,7 +102,7 @@ def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     remove_ci(answers["ci_provider"])
     choose_license(answers["license"])
-    choose_lock(answers["serving"])
+    choose_lock(answers["serving"], answers["dvc_remote"])
     remove_server(answers["serving"], answers["package_name"])
     write_answers(answers)
     configure_remote(answers["dvc_remote"], answers["dvc_remote_url"])

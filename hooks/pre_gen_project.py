@@ -9,6 +9,13 @@ SUPPORTED_PYTHON = ("3.10", "3.11", "3.12", "3.13")
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s\"'<>]+@[^@\s\"'<>]+\.[A-Za-z]{2,}$")
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# The URL scheme DVC expects for each remote kind, and an example location.
+REMOTE_SCHEMES = {
+    "s3": ("s3://", "s3://my-bucket/dvc-storage"),
+    "azure": ("azure://", "azure://my-container/dvc-storage"),
+    "gs": ("gs://", "gs://my-bucket/dvc-storage"),
+    "ssh": ("ssh://", "ssh://user@host/srv/dvc-storage"),
+}
 # Names that would shadow a dependency, a tool or a standard-library module on import.
 RESERVED_PACKAGES = frozenset(
     {
@@ -53,20 +60,33 @@ def problems(answers: dict) -> list[str]:
             f"ERROR: python_version {version!r} is not supported - "
             f"choose one of {', '.join(SUPPORTED_PYTHON)}"
         )
-    url = answers["dvc_remote_url"]
-    if answers["dvc_remote"] == "local" and (not url.strip() or URL_SCHEME.match(url)):
-        found.append(
-            f"ERROR: dvc_remote_url {url!r} is not a directory path - for dvc_remote=local give "
-            "a path such as '../my-project-dvc-storage' or '/srv/dvc-storage'"
-        )
-    if answers["dvc_remote"] == "none" and url.strip():
-        found.append(
-            f"ERROR: dvc_remote_url {url!r} was given but dvc_remote is 'none' - "
-            "leave dvc_remote_url empty or choose dvc_remote=local"
-        )
+    found += remote_problems(answers["dvc_remote"], answers["dvc_remote_url"])
     if not answers["project_name"].strip():
         found.append("ERROR: project_name is empty - give the project a name")
     return found
+
+
+def remote_problems(kind: str, url: str) -> list[str]:
+    """The remote location must suit the remote kind: a path, a URL of its scheme, or nothing."""
+    if kind == "local" and (not url.strip() or URL_SCHEME.match(url)):
+        return [
+            f"ERROR: dvc_remote_url {url!r} is not a directory path - for dvc_remote=local give "
+            "a path such as '../my-project-dvc-storage' or '/srv/dvc-storage'"
+        ]
+    if kind == "none" and url.strip():
+        return [
+            f"ERROR: dvc_remote_url {url!r} was given but dvc_remote is 'none' - "
+            "leave dvc_remote_url empty or choose a remote kind"
+        ]
+    if kind in REMOTE_SCHEMES:
+        scheme, example = REMOTE_SCHEMES[kind]
+        rest = url[len(scheme) :] if url.startswith(scheme) else ""
+        if not rest.strip("/") or any(c.isspace() for c in url):
+            return [
+                f"ERROR: dvc_remote_url {url!r} is not a {kind} location - "
+                f"give a URL such as '{example}'"
+            ]
+    return []
 
 
 def main() -> int:

@@ -1,7 +1,8 @@
 """Refresh the generated project's lockfiles: bake, lock and template back each variant.
 
-The dependencies differ by the `serving` option, so each of its values has a lockfile in
-_locks/ and the post-gen hook keeps the chosen one as uv.lock.
+The dependencies differ by the `serving` option and by the DVC plugin of `dvc_remote`, so
+each pair has a lockfile in _locks/ (`<serving>.lock` without a plugin, else
+`<serving>-<remote>.lock`) and the post-gen hook keeps the chosen one as uv.lock.
 
 Run through `make lock` (add UPGRADE=1 to move every dependency to its newest version).
 """
@@ -20,14 +21,18 @@ LOCKS = TEMPLATE / "{{cookiecutter.project_slug}}" / "_locks"
 OPTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 
 
-def lock(serving: str, upgrade: bool) -> None:
-    target = LOCKS / f"{serving}.lock"
-    if not target.exists():  # a new option value starts from another variant's lock
-        target.write_text(next(LOCKS.glob("*.lock")).read_text())
+PLUGIN_REMOTES = ("s3", "azure", "gs", "ssh")
+
+
+def lock(serving: str, remote: str, upgrade: bool) -> None:
+    target = LOCKS / (f"{serving}-{remote}.lock" if remote in PLUGIN_REMOTES else f"{serving}.lock")
+    if not target.exists():  # a new option value starts from its server's lock
+        target.write_text((LOCKS / f"{serving}.lock").read_text())
+    answers = {"serving": serving, "dvc_remote": remote}
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(
             cookiecutter(
-                str(TEMPLATE), no_input=True, output_dir=scratch, extra_context={"serving": serving}
+                str(TEMPLATE), no_input=True, output_dir=scratch, extra_context=answers
             )
         )
         # Start from the current lock, so that without --upgrade versions stay where they are.
@@ -50,8 +55,10 @@ def render_default(lock: str, name: str) -> str:
 
 
 def main(upgrade: bool) -> None:
+    remotes = ["local", *PLUGIN_REMOTES]  # 'local' and 'none' need no plugin: one lock
     for serving in OPTIONS["serving"]:
-        lock(serving, upgrade)
+        for remote in remotes:
+            lock(serving, remote, upgrade)
 
 
 if __name__ == "__main__":

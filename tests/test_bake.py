@@ -21,8 +21,18 @@ HOSTILE = 'It\'s "quoted", back\\slashed \\n and\nsplit over lines: {not a tag}'
 SUPPORTED_COMBINATIONS = {
     "default": {},
     "regression": {"task": "regression"},
+    "ci-gitlab": {"ci_provider": "gitlab"},
+    "ci-azure": {"ci_provider": "azure"},
     "ci-none": {"ci_provider": "none"},
     "remote-none": {"dvc_remote": "none"},
+    "remote-s3": {"dvc_remote": "s3"},
+    "remote-azure": {"dvc_remote": "azure", "serving": "none"},
+    "remote-gs": {"dvc_remote": "gs"},
+    "remote-ssh": {"dvc_remote": "ssh"},
+    "gitlab-s3": {"ci_provider": "gitlab", "dvc_remote": "s3"},
+    "gitlab-ssh-bare": {"ci_provider": "gitlab", "dvc_remote": "ssh", "serving": "none"},
+    "azure-gs": {"ci_provider": "azure", "dvc_remote": "gs"},
+    "azure-azure-bare": {"ci_provider": "azure", "dvc_remote": "azure", "serving": "none"},
     "serving-none": {"serving": "none"},
     "remote-absolute-path": {"dvc_remote_url": "/srv/dvc-storage"},
     "bsd": {"license": "BSD-3-Clause"},
@@ -42,6 +52,30 @@ SUPPORTED_COMBINATIONS = {
         "author_name": 'O\'Brien "Bobby" \\ Tables',
     },
 }
+CI_FILES = {
+    "github": ".github/workflows/ci.yml",
+    "gitlab": ".gitlab-ci.yml",
+    "azure": "azure-pipelines.yml",
+}
+SCHEMAS = {
+    "github": "vendor.github-workflows",
+    "gitlab": "vendor.gitlab-ci",
+    "azure": "vendor.azure-pipelines",
+}
+PLUGINS = {"s3": "dvc-s3", "azure": "dvc-azure", "gs": "dvc-gs", "ssh": "dvc-ssh"}
+# Lines of CI scripts that only move text or credentials around; every other line that
+# does work must be a make target, so CI never re-implements the Makefile.
+PLUMBING = re.compile(
+    r"^(make [a-z-]+( [a-z-]+)*( [A-Z]+=\S+)?$"
+    r"|cat reports/compare\.md >> \"\$GITHUB_STEP_SUMMARY\"$"
+    r"|echo \"##vso\[task\.uploadsummary\]"
+    r"|gh pr comment "
+    r"|git fetch --quiet origin "
+    r"|if \[ -n \"\$GITLAB_API_TOKEN\" \]; then python3 -c 'import json"
+    r"|printf '%s' \"\$KEY\" > \"\$GOOGLE_APPLICATION_CREDENTIALS\"$"
+    r"|install -m 700 -d ~/\.ssh"
+    r"|printf '%s\\n' \"\$DVC_SSH_KNOWN_HOSTS\" >> ~/\.ssh/known_hosts$)"
+)
 STAGES = ["ingest", "validate", "split", "train", "evaluate", "profile"]
 LEFTOVER_TAG = re.compile(r"\{\{ ?cookiecutter\.|\{%-? |cookiecutter\.project_slug\}\}")
 LICENSE_HEADERS = {
@@ -133,7 +167,10 @@ def test_pipeline_declares_code_inputs_params_outputs(project: Path, case: str) 
 
 def test_option_files(project: Path, case: str) -> None:
     answers = answers_for(case)
-    assert (project / ".github/workflows/ci.yml").exists() == (answers["ci_provider"] == "github")
+    for provider, path in CI_FILES.items():
+        assert (project / path).exists() == (answers["ci_provider"] == provider), path
+    if answers["ci_provider"] == "none":
+        assert not (project / ".github").exists()
     license_text = (project / "LICENSE").read_text()
     assert LICENSE_HEADERS[answers["license"]] in license_text
     assert " ".join(answers["author_name"].split()) in " ".join(license_text.split())
@@ -156,13 +193,30 @@ def test_is_a_dvc_repository_with_the_chosen_remote(project: Path, case: str) ->
     config = (project / ".dvc/config").read_text()
     assert (project / ".dvcignore").exists()
     assert "/cache" in (project / ".dvc/.gitignore").read_text()
+    url = rendered(project)["dvc_remote_url"]
+    if answers["dvc_remote"] == "none":
+        assert "remote" not in config
+        return
+    assert "remote = storage" in config
     if answers["dvc_remote"] == "local":
-        assert "remote = storage" in config
-        url = rendered(project)["dvc_remote_url"]
         expected = url if url.startswith("/") else f"../{url}"
         assert f"url = {expected}" in config
     else:
-        assert "remote" not in config
+        assert f"url = {url}" in config
+        assert url.startswith(f"{answers['dvc_remote']}://")
+    assert not (project / ".dvc/config.local").exists(), "credentials stay out of the bake"
+
+
+def test_lockfile_holds_only_the_chosen_plugin(project: Path, case: str) -> None:
+    remote = answers_for(case)["dvc_remote"]
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    locked = {p["name"] for p in lock["package"]}
+    assert {name for name in PLUGINS.values() if name in locked} == (
+        {PLUGINS[remote]} if remote in PLUGINS else set()
+    )
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    declared = {d.split(">")[0] for d in dependencies["dependencies"]}
+    assert declared & set(PLUGINS.values()) == ({PLUGINS[remote]} if remote in PLUGINS else set())
 
 
 def test_is_a_git_repository_with_one_clean_commit(project: Path) -> None:
@@ -182,6 +236,8 @@ def test_yaml_files_parse(project: Path) -> None:
     for path in [
         *project.glob("*.yaml"),
         *project.glob(".*.yaml"),
+        *project.glob("*.yml"),
+        *project.glob(".*.yml"),
         *project.glob(".github/**/*.yml"),
     ]:
         assert yaml.safe_load(path.read_text()) is not None, path
@@ -204,3 +260,55 @@ def test_workflows_pass_actionlint(project: Path) -> None:
         [actionlint, *map(str, workflows)], cwd=project, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_file_passes_its_providers_schema(project: Path, case: str) -> None:
+    provider = answers_for(case)["ci_provider"]
+    if provider == "none":
+        pytest.skip("no CI file in this bake")
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    # The vendored Azure schema has escapes the default (unicode) regex engine rejects.
+    result = subprocess.run(
+        [checker, "--regex-variant", "nonunicode", "--builtin-schema", SCHEMAS[provider]]
+        + [str(project / CI_FILES[provider])],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def script_lines(provider: str, config: dict) -> list[str]:
+    """Every shell line a CI file runs (folded and multi-line scripts joined per command)."""
+    if provider == "github":
+        steps = [s for job in config["jobs"].values() for s in job["steps"]]
+        return [" ".join(s["run"].split()) for s in steps if "run" in s]
+    if provider == "gitlab":
+        jobs = [v for v in config.values() if isinstance(v, dict) and "script" in v]
+        lines = [*config["default"]["before_script"]]
+        lines += [line for job in jobs for line in job["script"]]
+        return [" ".join(line.split()) for line in lines]
+    steps = []
+    for stage in config["stages"]:
+        for job in stage["jobs"]:
+            steps += job.get("steps") or job["strategy"]["runOnce"]["deploy"]["steps"]
+    return [" ".join(s["script"].split()) for s in steps if "script" in s]
+
+
+def test_ci_does_its_work_through_make_targets(project: Path, case: str) -> None:
+    provider = answers_for(case)["ci_provider"]
+    if provider == "none":
+        assert not any((project / path).exists() for path in CI_FILES.values())
+        return
+    config = yaml.safe_load((project / CI_FILES[provider]).read_text())
+    lines = script_lines(provider, config)
+    assert "make install" in lines and ("make ci" in lines or "make lint" in lines)
+    assert any(line.startswith("make deploy") for line in lines)
+    strays = [line for line in lines if not PLUMBING.match(line)]
+    assert not strays, f"CI lines that bypass make: {strays}"
+    makefile = "".join(path.read_text() for path in project.glob("*.mk")) + (
+        project / "Makefile"
+    ).read_text()
+    for line in lines:
+        if line.startswith("make "):
+            for target in re.findall(r"(?<= )[a-z-]+(?= |$)", line):
+                assert re.search(rf"^{target}:", makefile, re.M), f"no make target {target!r}"

@@ -32,6 +32,16 @@ BAD_ANSWERS = {
         {"dvc_remote": "none", "dvc_remote_url": "/srv/storage"},
         "dvc_remote_url",
     ),
+    "remote-s3-given-a-path": ({"dvc_remote": "s3", "dvc_remote_url": "/srv/x"}, "dvc_remote_url"),
+    "remote-azure-given-s3": (
+        {"dvc_remote": "azure", "dvc_remote_url": "s3://bucket/x"},
+        "dvc_remote_url",
+    ),
+    "remote-gs-without-bucket": ({"dvc_remote": "gs", "dvc_remote_url": "gs://"}, "dvc_remote_url"),
+    "remote-ssh-with-space": (
+        {"dvc_remote": "ssh", "dvc_remote_url": "ssh://host/my dir"},
+        "dvc_remote_url",
+    ),
 }
 
 

@@ -17,6 +17,7 @@ deploy          gate, publish and promote the model (MODEL_REGISTRY, default reg
 rollback        promote the previous version
 models          list the versions, the current one marked *
 deploy-check    deploy to a throwaway registry, serve it, predict once
+compare         report metrics, params and plots against a git revision
 serve           run the REST server (settings from SERVE_* variables)
 """
 
@@ -32,6 +33,8 @@ def run(command: str, argv: list[str]) -> None:
         print(getattr(importlib.import_module(".deploy", __package__), command)())
     elif command == "deploy-check":
         print(importlib.import_module(".deploycheck", __package__).main())
+    elif command == "compare":
+        importlib.import_module(".compare", __package__).main(argv)
     elif command == "serve":
         importlib.import_module(".serve.main", __package__).main()
     else:
