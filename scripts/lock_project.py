@@ -31,9 +31,7 @@ def lock(serving: str, remote: str, upgrade: bool) -> None:
     answers = {"serving": serving, "dvc_remote": remote}
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(
-            cookiecutter(
-                str(TEMPLATE), no_input=True, output_dir=scratch, extra_context=answers
-            )
+            cookiecutter(str(TEMPLATE), no_input=True, output_dir=scratch, extra_context=answers)
         )
         # Start from the current lock, so that without --upgrade versions stay where they are.
         if target.exists():

@@ -2,7 +2,11 @@
 
 import json
 import os
+import signal
+import socket
 import subprocess
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,12 +26,11 @@ def bake(output_dir: Path, **answers: str) -> Path:
 
 
 def run(
-    command: str, cwd: Path, check: bool = True, timeout: int = 900
+    command: str, cwd: Path, check: bool = True, timeout: int = 900, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     """Run a shell command in a baked project, with the template's own venv out of the way."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL")
-    }
+    hidden = ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL")
+    env = {k: v for k, v in os.environ.items() if k not in hidden} | (env or {})
     result = subprocess.run(
         command, cwd=cwd, shell=True, text=True, capture_output=True, env=env, timeout=timeout
     )
@@ -51,3 +54,44 @@ def bakery(tmp_path_factory: pytest.TempPathFactory):
         return baked[key]
 
     return get
+
+
+def tool(path: Path, what: str) -> Path:
+    """A test tool installed by `make install`; missing, skip here but fail in CI."""
+    if not path.exists():
+        message = f"{path.name} is not installed ({what}) - run `make install`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def server(command: list[str], port: int, log: Path, cwd: Path | None = None):
+    """Run a server in its own process group until the block ends; wait for its port."""
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"{command[0]} exited {process.returncode}: {log.read_text()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"{command[0]} did not listen on {port}: {log.read_text()}")
+                    time.sleep(0.2)
+            yield process
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)

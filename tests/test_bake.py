@@ -268,9 +268,9 @@ def test_ci_file_passes_its_providers_schema(project: Path, case: str) -> None:
         pytest.skip("no CI file in this bake")
     checker = Path(sys.executable).with_name("check-jsonschema")
     # The vendored Azure schema has escapes the default (unicode) regex engine rejects.
+    schema = ["--regex-variant", "nonunicode", "--builtin-schema", SCHEMAS[provider]]
     result = subprocess.run(
-        [checker, "--regex-variant", "nonunicode", "--builtin-schema", SCHEMAS[provider]]
-        + [str(project / CI_FILES[provider])],
+        [checker, *schema, str(project / CI_FILES[provider])],
         capture_output=True,
         text=True,
     )
@@ -305,9 +305,10 @@ def test_ci_does_its_work_through_make_targets(project: Path, case: str) -> None
     assert any(line.startswith("make deploy") for line in lines)
     strays = [line for line in lines if not PLUMBING.match(line)]
     assert not strays, f"CI lines that bypass make: {strays}"
-    makefile = "".join(path.read_text() for path in project.glob("*.mk")) + (
-        project / "Makefile"
-    ).read_text()
+    makefile = (
+        "".join(path.read_text() for path in project.glob("*.mk"))
+        + (project / "Makefile").read_text()
+    )
     for line in lines:
         if line.startswith("make "):
             for target in re.findall(r"(?<= )[a-z-]+(?= |$)", line):

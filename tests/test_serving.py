@@ -5,7 +5,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,16 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import bake, run
+from .conftest import bake, free_port, run
 
 pytestmark = pytest.mark.slow
 TOKEN = "slow-test-admin-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Client:

@@ -43,7 +43,9 @@ def run(command: str, argv: list[str]) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Our own progress at INFO; libraries (cloud SDKs log every HTTP call) only from WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger(__package__).setLevel(logging.INFO)
     if len(sys.argv) < 2:
         print(USAGE, file=sys.stderr)
         return 2

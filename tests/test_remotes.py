@@ -1,0 +1,127 @@
+"""Slow tier: data, models and the run cache travel through real DVC remotes and back.
+
+Each remote is a real server on loopback, started here: a folder, S3 (moto's server) and
+Azure Blob (Azurite). For each: bake, repro, `make push`, commit, fresh clone, `make pull`;
+then `dvc status` is clean, every output is byte-identical and `dvc repro` reruns nothing.
+The S3 and Azure tests also publish and promote a model to a registry on the same server.
+"""
+
+import filecmp
+import sys
+from pathlib import Path
+
+import boto3  # comes with moto
+import pytest
+import yaml
+
+from .conftest import TEMPLATE, bake, free_port, run, server, tool
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+AZURITE_KEY = (  # Azurite's documented development account key, not a secret
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+# Load the current version back from the registry with every check a server makes.
+LOAD_CURRENT = """
+import os, sys, yaml
+from {package}.bundle import check_and_load
+from {package}.registry import Registry
+name = yaml.safe_load(open("params.yaml"))["deploy"]["model_name"]
+registry = Registry(os.environ["MODEL_REGISTRY"], name)
+version = registry.current()
+manifest = registry.manifest(version)
+files = {{file: registry.read(version, file) for file in manifest["sha256"]}}
+print("loaded", check_and_load(manifest, files).version)
+"""
+
+
+def outputs(project: Path) -> list[Path]:
+    """Every file the pipeline wrote, as dvc.lock lists them."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    paths = {out["path"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+    files = []
+    for path in sorted(paths):
+        full = project / path
+        files += sorted(p for p in full.rglob("*") if p.is_file()) if full.is_dir() else [full]
+    return files
+
+
+def round_trip(project: Path, configure: str, env: dict) -> Path:
+    """Repro and push from the bake; clone, pull and check; return the clone."""
+    run(f"make install && {configure} && make repro && make push", project, env=env)
+    run("git add --all && git commit --quiet -m 'Run the pipeline'", project)
+    clone = project.with_name(project.name + "-clone")
+    run(f"git clone --quiet {project} {clone}", project.parent)
+    run(f"make install && {configure} && make pull", clone, env=env)
+    status = run(".venv/bin/dvc status", clone, env=env)
+    assert "Data and pipelines are up to date." in status.stdout, status.stdout
+    originals = outputs(project)
+    assert len(originals) >= 8
+    for original in originals:
+        copy = clone / original.relative_to(project)
+        assert filecmp.cmp(original, copy, shallow=False), f"{copy} differs after the pull"
+    repro = run("make repro", clone, env=env)
+    assert "Running stage" not in repro.stdout, repro.stdout
+    assert run("git status --porcelain", clone).stdout == ""
+    return clone
+
+
+def deploy_and_load(clone: Path, registry: str, env: dict) -> None:
+    """Publish and promote to the registry on the same storage; load it back, checked."""
+    env = {**env, "MODEL_REGISTRY": registry}
+    deployed = run("make deploy", clone, env=env)
+    assert "deployed version 0001-" in deployed.stdout, deployed.stdout
+    assert registry in deployed.stdout
+    assert "* 0001-" in run("make models", clone, env=env).stdout
+    package = yaml.safe_load((clone / ".cookiecutter.json").read_text())["package_name"]
+    script = LOAD_CURRENT.format(package=package)
+    loaded = run(f".venv/bin/python -c '{script}'", clone, env=env)
+    assert "loaded 0001-" in loaded.stdout
+
+
+def test_local_remote_round_trip(tmp_path: Path) -> None:
+    storage = tmp_path / "storage"
+    project = bake(tmp_path, dvc_remote_url=str(storage))
+    round_trip(project, "true", {})
+    assert any(storage.rglob("*")), "nothing reached the local remote"
+
+
+def test_s3_remote_round_trip_and_registry(tmp_path: Path) -> None:
+    moto = tool(BIN / "moto_server", "moto[server], in the template's dev group")
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    env = {key.upper(): value for key, value in keys.items()} | {"AWS_DEFAULT_REGION": "us-east-1"}
+    with server([str(moto), "-H", "127.0.0.1", "-p", str(port)], port, tmp_path / "moto.log"):
+        project = bake(tmp_path, dvc_remote="s3", dvc_remote_url="s3://dvc-store/project")
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
+        s3.create_bucket(Bucket="dvc-store")
+        # The endpoint goes into .dvc/config.local (git-ignored), as the README says.
+        configure = f".venv/bin/dvc remote modify --local storage endpointurl {endpoint}"
+        clone = round_trip(project, configure, env)
+        assert "endpointurl" not in (project / ".dvc/config").read_text()
+        assert ".dvc/config.local" not in run("git ls-files .dvc", project).stdout
+        deploy_and_load(clone, "s3://dvc-store/registry", {**env, "AWS_ENDPOINT_URL": endpoint})
+
+
+def test_azure_remote_round_trip_and_registry(tmp_path: Path) -> None:
+    azurite = tool(TEMPLATE / "tests/tools/node_modules/.bin/azurite-blob", "npm: Azurite")
+    port = free_port()
+    connection = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+    command = [str(azurite), "--blobHost", "127.0.0.1", "--blobPort", str(port)]
+    command += ["--location", str(tmp_path / "azurite"), "--skipApiVersionCheck", "--silent"]
+    with server(command, port, tmp_path / "azurite.log"):
+        project = bake(tmp_path, dvc_remote="azure", dvc_remote_url="azure://dvc-store/project")
+        make_container = (
+            '.venv/bin/python -c "import sys; from azure.storage.blob import BlobServiceClient;'
+            " BlobServiceClient.from_connection_string(sys.argv[1]).create_container('dvc-store')\""
+            f" '{connection}'"
+        )
+        configure = f".venv/bin/dvc remote modify --local storage connection_string '{connection}'"
+        run(f"make install && {make_container}", project)
+        clone = round_trip(project, configure, {})
+        registry_env = {"AZURE_STORAGE_CONNECTION_STRING": connection}
+        deploy_and_load(clone, "az://dvc-store/registry", registry_env)
