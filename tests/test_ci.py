@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import TEMPLATE, bake, run, tool
+from .conftest import FAST_INSTALL, TEMPLATE, bake, run, tool
 
 pytestmark = pytest.mark.slow
 GITLAB_CI_LOCAL = TEMPLATE / "tests/tools/node_modules/.bin/gitlab-ci-local"
@@ -47,6 +47,7 @@ def gitlab_ci_local(project: Path, *args: str) -> str:
     command = [str(GITLAB_CI_LOCAL), "--force-shell-executor", "--shell-isolation", *args]
     # Share the machine's uv cache instead of each job downloading every package.
     command += ["--variable", f"UV_CACHE_DIR={Path.home() / '.cache/uv'}"]
+    command += [f"--variable={key}={value}" for key, value in FAST_INSTALL.items()]
     result = run(" ".join(f"'{part}'" for part in command), project, check=False, timeout=1200)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:]

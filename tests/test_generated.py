@@ -12,7 +12,8 @@ import yaml
 
 from .conftest import bake, run
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module: its tests share one baked project.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("generated")]
 
 
 def dvc(arguments: str, cwd: Path) -> str:

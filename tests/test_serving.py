@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import bake, free_port, run
+from .conftest import HIDDEN, bake, free_port, run
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module: its tests share one served project.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving")]
 TOKEN = "slow-test-admin-token-0123456789"
 
 
@@ -41,9 +42,7 @@ def served(tmp_path_factory):
     root = bake(tmp_path_factory.mktemp("serve"))
     run("make install && make repro && make deploy", root)
     port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
     env.update(SERVE_ADMIN_TOKEN=TOKEN, SERVE_POLL_INTERVAL="0.5")
     log = (root / "server.log").open("w")  # a file, not a pipe nobody drains
     server = subprocess.Popen(
