@@ -1,4 +1,6 @@
-"""The serving act of `make demo`: deploy, serve, predict live, swap in a second model.
+"""The serving acts of `make demo`: deploy, serve, predict live, swap in a second model;
+then drift: a shifted batch is flagged, the model is retrained on data that includes it,
+the gate passes and the new version is swapped in while serving.
 
 Run by `make demo` on the project it baked (build/demo); stops the server it starts.
 """
@@ -13,7 +15,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import yaml
+
+SHIFTED = ["mean radius", "mean texture", "worst area"]
 
 
 def free_port() -> int:
@@ -81,10 +86,50 @@ def main(project: Path) -> None:
         versions = f"{first['model_version']} -> {answer['model_version']}"
         print(f"\nswapped while serving: {versions}: {answer}")
         make(project, "models")
+        drift_act(project, port, row, answer["model_version"])
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         print("\nserver stopped")
+
+
+def shift(rows: pd.DataFrame, spread: pd.DataFrame) -> pd.DataFrame:
+    """The rows with three features moved up by one standard deviation."""
+    return rows.assign(**{name: rows[name] + spread[name].std() for name in SHIFTED})
+
+
+def drift_act(project: Path, port: int, row: dict, serving: str) -> None:
+    print("\n--- Drift: the data changes, the model follows ---", flush=True)
+    scratch = project / "scratch"  # git-ignored
+    scratch.mkdir(exist_ok=True)
+    test = pd.read_parquet(project / "data/processed/test.parquet")
+    batch = shift(test.sample(100, random_state=0), test)
+    batch.to_csv(scratch / "new-batch.csv", index=False)
+    print(f"A new batch of 100 rows in which {', '.join(SHIFTED)} rose by 1 std:")
+    if make(project, "monitor", "DATA=scratch/new-batch.csv").returncode == 0:
+        sys.exit("the monitor missed the shift")
+    print("(make monitor fails: drift, report in reports/drift.md and drift.html)")
+
+    raw = pd.read_parquet(project / "data/raw/dataset.parquet")
+    current = pd.concat([raw, shift(raw.sample(200, random_state=1), raw)])
+    current.to_csv(project / "data/external/current.csv", index=False)
+    print("\nRetrain on data that includes such rows: data/external/current.csv", flush=True)
+    subprocess.run([".venv/bin/dvc", "add", "data/external/current.csv"], cwd=project, check=True)
+    params_path = project / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["data"]["source"] = "data/external/current.csv"
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    if make(project, "retrain").returncode != 0:
+        sys.exit("retraining or its deploy failed")
+    for _ in range(50):
+        answer = predict(port, row)
+        if answer["model_version"] != serving:
+            break
+        time.sleep(0.2)
+    else:
+        sys.exit("the retrained model was not swapped in")
+    print(f"\nswapped while serving: {serving} -> {answer['model_version']}")
+    make(project, "models")
 
 
 if __name__ == "__main__":

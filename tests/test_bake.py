@@ -74,6 +74,9 @@ PLUMBING = re.compile(
     r"|if \[ -n \"\$GITLAB_API_TOKEN\" \]; then python3 -c 'import json"
     r"|printf '%s' \"\$KEY\" > \"\$GOOGLE_APPLICATION_CREDENTIALS\"$"
     r"|install -m 700 -d ~/\.ssh"
+    r"|git switch --create \"\$BRANCH\" && git add --all && git -c user\.name="
+    r"|if \[ -f reports/pull-request\.md \]; then (make push; fi$|make push && )?"
+    r"(BRANCH=\"retrain/drift-\$\S+\" && git switch --create|$)"
     r"|printf '%s\\n' \"\$DVC_SSH_KNOWN_HOSTS\" >> ~/\.ssh/known_hosts$)"
 )
 STAGES = ["ingest", "validate", "split", "train", "evaluate", "profile"]
@@ -303,6 +306,7 @@ def test_ci_does_its_work_through_make_targets(project: Path, case: str) -> None
     lines = script_lines(provider, config)
     assert "make install" in lines and ("make ci" in lines or "make lint" in lines)
     assert any(line.startswith("make deploy") for line in lines)
+    assert any(line.startswith("make drift-check") for line in lines), "no scheduled drift check"
     strays = [line for line in lines if not PLUMBING.match(line)]
     assert not strays, f"CI lines that bypass make: {strays}"
     makefile = (

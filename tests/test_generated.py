@@ -97,7 +97,8 @@ def test_changed_parameter_reruns_train_and_downstream(project: Path, tmp_path: 
 
 
 def test_regression_project_passes_ci(tmp_path: Path) -> None:
-    root = bake(tmp_path, task="regression")
+    # Also the Azure CI file and the gs remote: its lockfile installs and `make ci` passes.
+    root = bake(tmp_path, task="regression", ci_provider="azure", dvc_remote="gs")
     run("make install", root)
     run("make ci", root)
     metrics = json.loads((root / "reports/metrics.json").read_text())
@@ -126,7 +127,8 @@ def write_customers(path: Path, rows: int = 300, age=lambda i, rng: rng.randint(
 
 
 def test_own_csv_trains_and_broken_data_fails_validate(tmp_path: Path) -> None:
-    root = bake(tmp_path)
+    # Also the bare options: no CI, no server, and the ssh remote's lockfile installs.
+    root = bake(tmp_path, ci_provider="none", dvc_remote="ssh", serving="none")
     run("make install", root)
     write_customers(root / "data/external/customers.csv")
     dvc("add -q data/external/customers.csv", root)

@@ -43,7 +43,9 @@ def served(tmp_path_factory):
     run("make install && make repro && make deploy", root)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
-    env.update(SERVE_ADMIN_TOKEN=TOKEN, SERVE_POLL_INTERVAL="0.5")
+    env.update(
+        SERVE_ADMIN_TOKEN=TOKEN, SERVE_POLL_INTERVAL="0.5", SERVE_PREDICTION_LOG=str(root / "logs")
+    )
     log = (root / "server.log").open("w")  # a file, not a pipe nobody drains
     server = subprocess.Popen(
         ["make", "serve", f"PORT={port}"],
@@ -87,6 +89,46 @@ def test_endpoints_answer_with_the_model_version(served) -> None:
     assert client.call("POST", "/admin/reload")[0] == 401
     bad = [b"{", {"records": [{**row, "extra": 1}]}, {"records": [{"x": 1}]}, {"records": []}]
     assert all(400 <= client.call("POST", "/predict", body)[0] < 500 for body in bad)
+
+
+def logged_lines(root: Path) -> list[str]:
+    return [line for path in (root / "logs").glob("predictions*.jsonl") for line in path.open()]
+
+
+def test_concurrent_requests_are_logged_one_whole_line_each(served) -> None:
+    """16 clients x 500 requests: exactly 8,000 new lines, each a whole JSON record."""
+    root, port = served
+    row = smoke_row(root)
+    before = len(logged_lines(root))
+    statuses = Counter()
+
+    def client() -> None:
+        connection = Client(port)
+        for _ in range(500):
+            statuses[connection.call("POST", "/predict", {"records": [row]})[0]] += 1
+
+    workers = [threading.Thread(target=client) for _ in range(16)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    deadline = time.monotonic() + 30  # the writer thread trails the responses
+    while len(logged_lines(root)) < before + 8000 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert statuses == {200: 8000}
+    lines = logged_lines(root)
+    assert len(lines) == before + 8000
+    entries = [json.loads(line) for line in lines]
+    assert all(
+        entry["inputs"] == [row] and len(entry["outputs"]["predictions"]) == 1 for entry in entries
+    )
+    _, model, _ = Client(port).call("GET", "/model")
+    assert model["prediction_log"]["error"] is None
+    assert model["prediction_log"]["written"] == len(lines)
+    # The logs are a batch for the monitor: usable (exit 0 or 1, never 2).
+    result = run("make monitor DATA=logs", root, check=False)
+    assert "wrote reports/drift.json" in result.stdout, result.stdout + result.stderr
+    assert json.loads((root / "reports/drift.json").read_text())["rows"] == len(lines)
 
 
 def test_deploys_and_rollbacks_under_load_fail_no_request(served) -> None:

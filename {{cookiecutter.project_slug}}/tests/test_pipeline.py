@@ -1,5 +1,8 @@
 """The whole pipeline, stage by stage in memory, on the data named in params.yaml."""
 
+import pandas as pd
+
+from {{ cookiecutter.package_name }}.data import features_and_target
 from {{ cookiecutter.package_name }}.params import load_params
 from {{ cookiecutter.package_name }}.stages.evaluate import evaluate
 from {{ cookiecutter.package_name }}.stages.ingest import ingest
@@ -25,4 +28,8 @@ def test_pipeline_on_default_data(tmp_path) -> None:
     for name, floor in FLOOR.items():
         if name in scores:
             assert scores[name] > floor
-    assert profile(train_rows, target)["rows"] == len(train_rows)
+    test_features, _ = features_and_target(test_rows, target)
+    predictions = pd.Series(model.predict(test_features))
+    reference = profile(train_rows, target, predictions, params.task)
+    assert reference["rows"] == len(train_rows)
+    assert reference["predictions"]["count"] == len(test_rows)

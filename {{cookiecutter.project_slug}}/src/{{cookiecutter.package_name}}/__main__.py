@@ -18,6 +18,8 @@ rollback        promote the previous version
 models          list the versions, the current one marked *
 deploy-check    deploy to a throwaway registry, serve it, predict once
 compare         report metrics, params and plots against a git revision
+monitor         compare a batch with the current model's reference: exit 0 no drift,
+                1 drift, 2 unusable input
 serve           run the REST server (settings from SERVE_* variables)
 """
 
@@ -33,6 +35,8 @@ def run(command: str, argv: list[str]) -> None:
         print(getattr(importlib.import_module(".deploy", __package__), command)())
     elif command == "deploy-check":
         print(importlib.import_module(".deploycheck", __package__).main())
+    elif command == "monitor":
+        importlib.import_module(".monitor", __package__).main(argv)
     elif command == "compare":
         importlib.import_module(".compare", __package__).main(argv)
     elif command == "serve":
@@ -53,7 +57,7 @@ def main() -> int:
         run(sys.argv[1], sys.argv[2:])
     except PipelineError as error:
         print(f"ERROR: {error}", file=sys.stderr)
-        return 1
+        return error.exit_code
     return 0
 
 

@@ -26,10 +26,15 @@ def check_revision(base: str) -> None:
         )
 
 
+def table_or(text: str, empty: str) -> str:
+    """DVC's Markdown table, or a sentence when it has no rows (header and rule only)."""
+    return text if len(text.splitlines()) > 2 else empty
+
+
 def report(base: str) -> str:
     """Markdown: every metric beside its value at `base`, and the params that changed."""
-    metrics = dvc("metrics", "diff", "--all", "--md", base) or "No metrics to compare."
-    params = dvc("params", "diff", "--md", base) or "No parameter changed."
+    metrics = table_or(dvc("metrics", "diff", "--all", "--md", base), "No metrics to compare.")
+    params = table_or(dvc("params", "diff", "--md", base), "No parameter changed.")
     return (
         f"## Model report: this change compared with `{base}`\n\n"
         f"### Metrics\n\n{metrics}\n\n### Parameters\n\n{params}\n"

@@ -24,8 +24,8 @@ TEST = Path("data/processed/test.parquet")
 
 
 def registry(params: Params) -> Registry:
-    """The registry named by MODEL_REGISTRY, or registry/ in the project."""
-    return Registry(os.environ.get("MODEL_REGISTRY", "registry"), params.deploy.model_name)
+    """The registry named by MODEL_REGISTRY (unset or empty: registry/ in the project)."""
+    return Registry(os.environ.get("MODEL_REGISTRY") or "registry", params.deploy.model_name)
 
 
 def gate(metrics: dict, params: Params, production: dict | None) -> str:

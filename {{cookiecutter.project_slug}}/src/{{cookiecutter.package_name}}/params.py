@@ -44,6 +44,14 @@ class DeployParams(Section):
     tolerance: float = Field(default=0.0, ge=0)
 
 
+class MonitorParams(Section):
+    psi_threshold: float = Field(default=0.1, ge=0)
+    p_value: float = Field(default=0.05, gt=0, lt=1)
+    unseen_share: float = Field(default=0.01, ge=0, le=1)
+    missing_rate_change: float = Field(default=0.1, ge=0, le=1)
+    min_rows: int = Field(default=100, ge=1)
+
+
 class Params(Section):
     task: Task
     data: DataParams
@@ -51,6 +59,7 @@ class Params(Section):
     train: TrainParams
     evaluate: EvaluateParams = EvaluateParams()
     deploy: DeployParams
+    monitor: MonitorParams = MonitorParams()
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:

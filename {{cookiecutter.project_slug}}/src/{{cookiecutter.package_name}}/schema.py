@@ -12,16 +12,37 @@ import yaml
 
 from .errors import PipelineError
 
+# Inferred bounds reach one observed range (max - min) beyond the observed min and max:
+# wide enough for data that drifts (the monitor's business, not a reason to stop
+# retraining), tight enough to catch a wrong unit or a sign error.
+SLACK = 1.0
+
 HEADER = """\
 # Rules the validate stage enforces on the data from `source`, inferred from its first
 # version. Edit a rule to loosen or tighten it, or delete this file to infer it again.
 """
 
 
+def widened_bounds(values: pd.Series) -> list[pa.Check]:
+    """Range checks around the observed values, kept non-negative if they all were."""
+    low, high = float(values.min()), float(values.max())
+    span = SLACK * ((high - low) or abs(high) or 1.0)
+    lower = max(low - span, 0.0) if low >= 0 else low - span
+    return [
+        pa.Check.greater_than_or_equal_to(float(f"{lower:.6g}")),
+        pa.Check.less_than_or_equal_to(float(f"{high + span:.6g}")),
+    ]
+
+
 def infer_schema(frame: pd.DataFrame, target: str) -> pa.DataFrameSchema:
     """Infer column types, nullability and value ranges; unknown columns are refused."""
     inferred = pa.infer_schema(frame)
     schema = pa.DataFrameSchema(inferred.columns, strict=True, coerce=True)
+    for name, column in inferred.columns.items():
+        values = frame[name]
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if column.checks and numeric and values.notna().any():
+            schema = schema.update_column(name, checks=widened_bounds(values.dropna()))
     # Rows with a missing target are dropped and counted, not refused.
     return schema.update_column(target, nullable=True)
 

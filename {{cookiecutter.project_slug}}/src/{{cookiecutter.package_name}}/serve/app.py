@@ -4,6 +4,7 @@ import asyncio
 import hmac
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
@@ -13,6 +14,7 @@ from ..registry import Registry, RegistryError
 from .batching import MicroBatcher
 from .holder import ModelHolder, Served
 from .inputs import InputError
+from .predictionlog import PredictionLog
 from .responses import JSONBody, read_json
 from .schemas import Health, PredictRequest, PredictResponse
 from .settings import Settings
@@ -21,10 +23,14 @@ from .v2 import V2Error, v2_router
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, watch: bool = True) -> FastAPI:
+def create_app(settings: Settings | None = None, watch: bool = True, log_opener=None) -> FastAPI:
     settings = settings or Settings()
     holder = ModelHolder(Registry(settings.registry, settings.model_name))
     batcher = MicroBatcher(settings.batch_wait_ms / 1000, settings.batch_max_rows)
+    predictions = None
+    if settings.prediction_log:
+        max_bytes = int(settings.prediction_log_max_mb * 1024 * 1024)
+        predictions = PredictionLog(Path(settings.prediction_log), max_bytes, opener=log_opener)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -32,12 +38,17 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> FastAPI:
         if watch:
             holder.watch(settings.poll_interval)
         batcher.start()
+        if predictions:
+            predictions.start()
         yield
         holder.stop()
         await batcher.stop()
+        if predictions:
+            predictions.stop()
 
     app = FastAPI(title=f"{settings.model_name} model server", lifespan=lifespan)
     app.state.settings, app.state.holder, app.state.batcher = settings, holder, batcher
+    app.state.prediction_log = predictions
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, error: InputError) -> JSONBody:
@@ -60,10 +71,15 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> FastAPI:
 
     @app.get("/model")
     async def model() -> JSONBody:
-        """The served version's manifest, and the last refused version if any."""
+        """The served version's manifest, the last refused version, the prediction log."""
         served = require_model(holder)
         return JSONBody(
-            {**served.loaded.manifest, "name": settings.model_name, "refused": holder.refused}
+            {
+                **served.loaded.manifest,
+                "name": settings.model_name,
+                "refused": holder.refused,
+                "prediction_log": predictions.status() if predictions else None,
+            }
         )
 
     @app.post(
@@ -84,6 +100,8 @@ def create_app(settings: Settings | None = None, watch: bool = True) -> FastAPI:
             raise InputError('the body must be {"records": [{column: value}, ...]}')
         rows = served.schema.check_records(body["records"], settings.max_request_rows)
         result = await batcher.predict(served, rows)
+        if predictions:
+            predictions.record(served.version, body["records"], result["predictions"])
         result["model_version"] = served.version
         if served.loaded.manifest["classes"]:
             result["classes"] = served.loaded.manifest["classes"]

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     max_request_rows: int = Field(10_000, ge=1)
     batch_wait_ms: float = Field(2.0, ge=0, description="how long a batch waits for company")
     batch_max_rows: int = Field(2048, ge=1)
+    prediction_log: str = Field("", description="folder for prediction logs; empty: off")
+    prediction_log_max_mb: float = Field(100, gt=0, description="bound on the logs' total size")
 
     def check_exposure(self) -> None:
         """Refuse to listen beyond loopback without a real admin token."""

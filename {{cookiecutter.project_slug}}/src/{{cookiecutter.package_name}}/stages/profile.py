@@ -1,69 +1,55 @@
-"""Stage profile: summarise the training data as the reference for drift monitoring."""
+"""Stage profile: the reference for drift monitoring, published with each model version.
+
+Per feature of the training rows: quantile bins and the empirical CDF for numbers,
+category frequencies for text, and the missing rate; plus the distribution of the model's
+predictions on the test rows. `python -m <package> monitor` compares batches with it.
+"""
 
 import argparse
 import json
 import logging
 from pathlib import Path
 
-import numpy as np
+import joblib
 import pandas as pd
 
-from ..data import read_table
+from ..data import features_and_target, read_table
+from ..drift import categorical_summary, numeric_summary
 from ..features import column_kinds
 from ..params import load_params
 
 log = logging.getLogger(__name__)
-BINS = 10  # quantile bins per numeric column
-TOP_CATEGORIES = 50  # rarer categories are pooled as "__other__"
 
 
-def numeric_profile(values: pd.Series) -> dict:
-    """Quantile bin edges with the share of rows in each bin, plus the missing rate."""
-    present = values.dropna().astype(float)
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1))) if len(present) else []
-    inner = list(edges[1:-1])
-    counts = pd.cut(present, [-np.inf, *inner, np.inf], right=False).value_counts(sort=False)
-    return {
-        "kind": "numeric",
-        "missing_rate": float(values.isna().mean()),
-        "mean": float(present.mean()) if len(present) else None,
-        "std": float(present.std()) if len(present) > 1 else None,
-        "edges": [float(edge) for edge in inner],
-        "shares": [float(share) for share in counts / max(len(present), 1)],
-    }
-
-
-def categorical_profile(values: pd.Series) -> dict:
-    """The share of each frequent category, plus the missing rate."""
-    shares = values.dropna().astype(str).value_counts(normalize=True)
-    shares = shares.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
-    top = shares.head(TOP_CATEGORIES)
-    frequencies = {str(key): float(value) for key, value in top.items()}
-    if len(shares) > TOP_CATEGORIES:
-        frequencies["__other__"] = float(shares.iloc[TOP_CATEGORIES:].sum())
-    return {
-        "kind": "categorical",
-        "missing_rate": float(values.isna().mean()),
-        "frequencies": frequencies,
-    }
-
-
-def profile(frame: pd.DataFrame, target: str) -> dict:
-    """Profile every feature column of the training rows."""
-    features = frame.drop(columns=[target])
+def profile(train: pd.DataFrame, target: str, predictions: pd.Series, task: str) -> dict:
+    """Summarise every feature column of the training rows, and the test predictions."""
+    features = train.drop(columns=[target])
     kinds = column_kinds(features)
-    columns = {name: numeric_profile(features[name]) for name in kinds.numeric}
-    columns |= {name: categorical_profile(features[name]) for name in kinds.categorical}
-    return {"rows": len(frame), "target": target, "features": dict(sorted(columns.items()))}
+    columns = {name: numeric_summary(features[name]) for name in kinds.numeric}
+    columns |= {name: categorical_summary(features[name]) for name in kinds.categorical}
+    if task == "classification":
+        predicted = categorical_summary(predictions.astype(str))
+    else:
+        predicted = numeric_summary(predictions.astype(float))
+    return {
+        "rows": len(train),
+        "target": target,
+        "features": dict(sorted(columns.items())),
+        "predictions": predicted,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="profile", description=__doc__)
     parser.add_argument("--train", type=Path, required=True, help="training rows (Parquet)")
+    parser.add_argument("--test", type=Path, required=True, help="test rows (Parquet)")
+    parser.add_argument("--model", type=Path, required=True, help="trained model (joblib)")
     parser.add_argument("--out", type=Path, required=True, help="reference profile (JSON)")
     args = parser.parse_args(argv)
     params = load_params()
-    reference = profile(read_table(args.train), params.data.target)
+    test_features, _ = features_and_target(read_table(args.test), params.data.target)
+    predictions = pd.Series(joblib.load(args.model).predict(test_features))
+    reference = profile(read_table(args.train), params.data.target, predictions, params.task)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(reference, indent=2) + "\n")
     log.info("profiled %d features of %d rows", len(reference["features"]), reference["rows"])

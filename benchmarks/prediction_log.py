@@ -1,0 +1,100 @@
+"""What prediction logging costs the server: the same load with SERVE_PREDICTION_LOG off and on.
+
+    .venv/bin/python benchmarks/prediction_log.py [--duration 5] [--rounds 3]
+
+Needs wrk (Debian: apt-get install wrk). Bakes the default project, publishes the
+benchmark's logistic regression (benchmarks/serve_models.py), then alternates server runs
+without and with logging, each under wrk: 1-row requests at 32 connections and 100-row
+requests at 8. Prints the median requests/s of each and the ratio (target: logging costs
+at most 10% of the throughput), and checks that every answered request left one line.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from serve import free_port, start, stop, wait_ready, wrk  # noqa: E402
+
+LOADS = ((1, 32), (100, 8))  # (rows per request, connections)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="off/on pairs per load")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="log-bench-"))
+    project = Path(cookiecutter(str(HERE.parent), no_input=True, output_dir=str(scratch)))
+    package = project.name.replace("-", "_")
+    venv = project / ".venv"
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS")}
+    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", VIRTUAL_ENV=str(venv))
+    subprocess.run(["make", "install"], cwd=project, env=env, check=True, capture_output=True)
+    data = scratch / "models"
+    subprocess.run(
+        [venv / "bin/python", HERE / "serve_models.py", package, data],
+        cwd=project, env=env, check=True,
+    )  # fmt: skip
+
+    rates: dict[tuple, list[float]] = {}
+    for round_number in range(args.rounds):
+        for logging in (False, True):
+            port = free_port()
+            logs = scratch / f"logs-{round_number}"
+            server_env = {
+                **env,
+                "MODEL_REGISTRY": str(data / "registry"),
+                "SERVE_MODEL_NAME": "logreg",
+                "SERVE_PORT": str(port),
+                "SERVE_PREDICTION_LOG": str(logs) if logging else "",
+            }
+            server = start(
+                [venv / "bin/python", "-m", package, "serve"],
+                server_env, project, scratch / f"server-{round_number}-{logging}.log",
+            )  # fmt: skip
+            answered = 0
+            try:
+                wait_ready(f"http://127.0.0.1:{port}/health/ready", server)
+                url = f"http://127.0.0.1:{port}/predict"
+                for rows, connections in LOADS:
+                    body = data / f"predict-{rows}.json"
+                    answered += wrk(url, body, connections, 1, scratch)["requests"]  # warm-up
+                    result = wrk(url, body, connections, args.duration, scratch)
+                    rates.setdefault((rows, connections, logging), []).append(result["rps"])
+                    answered += result["requests"]
+                    print(
+                        f"  round {round_number + 1} logging {'on ' if logging else 'off'} "
+                        f"rows={rows:<4} c={connections:<3} {result['rps']:8.1f} req/s",
+                        flush=True,
+                    )
+            finally:
+                stop(server)
+            if logging:
+                lines = sum(1 for path in logs.glob("predictions*.jsonl") for _ in path.open())
+                # wrk does not count requests cut off at the end, which the server may log.
+                print(f"  {lines} log lines for {answered} answered requests (warm-ups included)")
+                if lines < answered:
+                    sys.exit("fewer log lines than answered requests: lines were lost")
+
+    print("\n## throughput with logging / without (median of the rounds)")
+    for rows, connections in LOADS:
+        off = statistics.median(rates[(rows, connections, False)])
+        on = statistics.median(rates[(rows, connections, True)])
+        print(
+            f"  rows={rows:<4} c={connections:<3} {off:8.1f} -> {on:8.1f} req/s: "
+            f"x{on / off:.3f} (target >= 0.90)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Write a drift comparison as JSON, Markdown and an HTML page with a plot per feature."""
+
+import html
+import json
+from pathlib import Path
+
+NAMES = ("drift.json", "drift.md", "drift.html")
+BAR_WIDTH, CHART_HEIGHT = 14, 90
+
+
+def paths(folder: Path) -> list[Path]:
+    return [folder / name for name in NAMES]
+
+
+def verdict(report: dict) -> str:
+    if not report["drift"]:
+        return f"No drift: {len(report['features'])} features and the predictions look alike."
+    parts = []
+    if report["drifted_features"]:
+        parts.append(f"{len(report['drifted_features'])} feature(s) drifted")
+    if report["prediction_drift"]:
+        parts.append("the predictions drifted")
+    return "DRIFT: " + " and ".join(parts) + "."
+
+
+def summary(report: dict) -> str:
+    """What the terminal shows: the verdict and each drifted column's reasons."""
+    lines = [verdict(report), f"  batch: {report['batch']} ({report['rows']} rows)"]
+    lines.append(f"  reference: {report['reference']} ({report['reference_rows']} rows)")
+    for name, result in columns(report):
+        if result["drifted"]:
+            lines.append(f"  {name}: {'; '.join(result['reasons'])}")
+    if "warning" in report:
+        lines.append(f"  warning: {report['warning']}")
+    return "\n".join(lines)
+
+
+def columns(report: dict) -> list[tuple[str, dict]]:
+    """Features (drifted first) and then the predictions."""
+    ordered = sorted(report["features"].items(), key=lambda item: not item[1]["drifted"])
+    return ordered + ([("(predictions)", report["predictions"])] if "predictions" in report else [])
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        "## Drift report",
+        "",
+        f"**{verdict(report)}**",
+        "",
+        f"Batch `{report['batch']}`: {report['rows']} rows. Reference: {report['reference']}, "
+        f"{report['reference_rows']} rows. A column drifts when its shift is significant "
+        f"(p < {report['alpha_per_test']:.2g}, the family-wise {report['family_p_value']} "
+        "split over all columns) and large (PSI), or on unseen categories or a changed "
+        "missing rate (thresholds: `monitor` in params.yaml).",
+        "",
+        "| column | kind | PSI | test | p-value | missing (ref -> batch) | drift |",
+        "| --- | --- | ---: | --- | ---: | --- | --- |",
+    ]
+    for name, result in columns(report):
+        missing = result["missing_rate"]
+        flag = "**yes**: " + "; ".join(result["reasons"]) if result["drifted"] else "no"
+        lines.append(
+            f"| {name} | {result['kind']} | {result['psi']:.3f} | {result['test']} | "
+            f"{result['p_value']:.2g} | {missing['reference']:.1%} -> {missing['batch']:.1%} | "
+            f"{flag} |"
+        )
+    if "warning" in report:
+        lines += ["", f"Warning: {report['warning']}"]
+    return "\n".join(lines) + "\n"
+
+
+def chart(result: dict) -> str:
+    """Reference (grey) and batch (blue) shares per bin, side by side, as inline SVG."""
+    bins = result["bins"]
+    top = max([*result["reference_shares"], *result["batch_shares"], 1e-9])
+    width = len(bins) * (2 * BAR_WIDTH + 6)
+    bars = []
+    for i, label in enumerate(bins):
+        x = i * (2 * BAR_WIDTH + 6)
+        for offset, share, color in (
+            (0, result["reference_shares"][i], "#9e9e9e"),
+            (BAR_WIDTH, result["batch_shares"][i], "#1e88e5"),
+        ):
+            height = CHART_HEIGHT * share / top
+            bars.append(
+                f'<rect x="{x + offset}" y="{CHART_HEIGHT - height:.1f}" width="{BAR_WIDTH}" '
+                f'height="{height:.1f}" fill="{color}"><title>{html.escape(str(label))}: '
+                f"{share:.1%}</title></rect>"
+            )
+    return f'<svg width="{width}" height="{CHART_HEIGHT}" role="img">{"".join(bars)}</svg>'
+
+
+def page(report: dict) -> str:
+    sections = []
+    for name, result in columns(report):
+        status = "drift: " + "; ".join(result["reasons"]) if result["drifted"] else "no drift"
+        sections.append(
+            f'<section class="{"drift" if result["drifted"] else "ok"}">'
+            f"<h2>{html.escape(str(name))}</h2><p>{html.escape(status)} (PSI "
+            f"{result['psi']:.3f}, {result['test']} p={result['p_value']:.2g})</p>"
+            f"{chart(result)}</section>"
+        )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title><style>"
+        "body{font-family:sans-serif;margin:2em}section{display:inline-block;margin:1em;"
+        "vertical-align:top}.drift h2{color:#c62828}h2{font-size:1em}p{font-size:.8em}"
+        "</style></head><body>"
+        f"<h1>{html.escape(verdict(report))}</h1><p>Batch {html.escape(report['batch'])}, "
+        f"{report['rows']} rows; reference: {html.escape(report['reference'])}. Grey: "
+        "reference, blue: batch; hover a bar for its bin.</p>"
+        + "".join(sections)
+        + "</body></html>\n"
+    )
+
+
+def write(report: dict, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path, markdown_path, html_path = paths(folder)
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    markdown_path.write_text(markdown(report))
+    html_path.write_text(page(report))
+    return [json_path, markdown_path, html_path]

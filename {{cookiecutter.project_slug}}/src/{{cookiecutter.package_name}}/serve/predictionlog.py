@@ -1,0 +1,143 @@
+"""Log each prediction request as one JSON line, off the request's path, in bounded files.
+
+Requests only put their rows on a queue; one writer thread serialises and appends them
+(whole lines per write, so concurrent requests never interleave). The active file is
+predictions.jsonl; when it reaches its share of the size bound it is renamed to
+predictions-<time>-<n>.jsonl and the oldest such files are deleted, so the folder never
+holds much more than SERVE_PREDICTION_LOG_MAX_MB. A failed write (a full disk, say) stops
+logging, logs the error and shows it in GET /model; serving carries on.
+`python -m <package> monitor <folder>` reads these files as a batch.
+"""
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+import orjson
+
+log = logging.getLogger(__name__)
+ACTIVE = "predictions.jsonl"
+FILES = 10  # the size bound is shared by this many files: the active one and rotated ones
+DRAIN = 1000  # lines gathered into one write
+_STOP = object()
+
+
+class PredictionLog:
+    def __init__(
+        self, folder: Path, max_bytes: int, queue_size: int = 200_000, opener=None
+    ) -> None:
+        self.folder = Path(folder)
+        self._open = opener or (lambda path: path.open("ab"))  # tests simulate a full disk
+        self.max_bytes = max_bytes
+        self.file_bytes = max(max_bytes // FILES, 4096)
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.written = self.dropped = 0
+        self.error: str | None = None
+        self._rotations = 0
+        self._handle = None
+        self._size = 0
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write what is queued, then close."""
+        if self._thread.is_alive():
+            self.queue.put(_STOP)
+            self._thread.join(timeout=30)
+
+    def record(self, version: str, inputs: list, predictions: list) -> None:
+        """Called by a request: never blocks, never raises."""
+        if self.error is not None:
+            return
+        try:
+            self.queue.put_nowait((time.time(), version, inputs, predictions))
+        except queue.Full:
+            self.dropped += 1  # the writer cannot keep up; counted, shown in GET /model
+
+    def status(self) -> dict:
+        return {
+            "folder": str(self.folder),
+            "written": self.written,
+            "dropped": self.dropped,
+            "error": self.error,
+        }
+
+    def _run(self) -> None:
+        while True:
+            entries = [self.queue.get()]
+            while len(entries) < DRAIN and not self.queue.empty():
+                entries.append(self.queue.get_nowait())
+            stop = entries[-1] is _STOP
+            entries = [entry for entry in entries if entry is not _STOP]
+            if entries and self.error is None:
+                self._write_lines(entries)
+            if stop:
+                break
+        if self._handle is not None:
+            self._handle.close()
+
+    def _write_lines(self, entries: list) -> None:
+        lines = [
+            orjson.dumps(
+                {
+                    "time": at,
+                    "model_version": version,
+                    "inputs": inputs,
+                    "outputs": {"predictions": predictions},
+                },
+                option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE,
+                default=str,
+            )
+            for at, version, inputs, predictions in entries
+        ]
+        try:
+            for chunk in self._chunks(lines):
+                self._handle.write(chunk)
+                self._handle.flush()
+                self._size += len(chunk)
+        except OSError as error:
+            self.error = f"prediction logging stopped: {error}"
+            log.error("%s - serving continues without it", self.error)
+            return
+        self.written += len(entries)
+
+    def _chunks(self, lines: list[bytes]):
+        """Whole lines, at most what fits the active file; rotate when it is full."""
+        chunk, size = [], 0
+        for line in lines:
+            if self._handle is None:
+                self._handle = self._open(self.folder / ACTIVE)
+                self._size = (self.folder / ACTIVE).stat().st_size
+            if chunk and self._size + size + len(line) > self.file_bytes:
+                yield b"".join(chunk)
+                chunk, size = [], 0
+            if not chunk and self._size and self._size + len(line) > self.file_bytes:
+                self._rotate()
+                self._handle = self._open(self.folder / ACTIVE)
+                self._size = 0
+            chunk.append(line)
+            size += len(line)
+        if chunk:
+            yield b"".join(chunk)
+
+    def _rotate(self) -> None:
+        self._handle.close()
+        self._handle = None
+        self._rotations += 1
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        rotated_name = f"predictions-{stamp}-{self._rotations:06d}.jsonl"
+        (self.folder / ACTIVE).replace(self.folder / rotated_name)
+        rotated = sorted(
+            self.folder.glob("predictions-*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name)
+        )
+        # Keep the rotated files within the bound, less the room the active file will take.
+        total = sum(path.stat().st_size for path in rotated)
+        while rotated and total > self.max_bytes - self.file_bytes:
+            oldest = rotated.pop(0)
+            total -= oldest.stat().st_size
+            oldest.unlink()

@@ -1,0 +1,122 @@
+"""`monitor` end to end on a tiny trained model: exit codes, reports and messages."""
+
+import json
+import sys
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }}.__main__ import main as cli
+from {{ cookiecutter.package_name }}.data import features_and_target
+from {{ cookiecutter.package_name }}.stages.profile import profile
+from {{ cookiecutter.package_name }}.stages.train import train
+
+from .conftest import make_params, publish_tiny
+
+
+@pytest.fixture
+def training() -> pd.DataFrame:
+    """Enough rows for the tests to have power: numbers, a category, a binary target."""
+    rng = np.random.default_rng(1)
+    rows = 600
+    size = rng.normal(10, 2, rows)
+    return pd.DataFrame(
+        {
+            "size": size,
+            "count": rng.integers(0, 5, rows),
+            "colour": rng.choice(["red", "green", "blue"], rows),
+            "target": (size > 10).astype(int),
+        }
+    )
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, training):
+    """A project folder after `make repro`: params, model and reference; nothing deployed."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MODEL_REGISTRY", str(tmp_path / "registry"))
+    params = make_params()
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump()))
+    model = train(training, params)
+    features, _ = features_and_target(training, "target")
+    reference = profile(training, "target", pd.Series(model.predict(features)), params.task)
+    (tmp_path / "models").mkdir()
+    joblib.dump(model, tmp_path / "models/model.joblib")
+    (tmp_path / "models/reference_profile.json").write_text(json.dumps(reference))
+    return tmp_path
+
+
+def monitor(monkeypatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["prog", "monitor", *map(str, args)])
+    try:
+        return cli()
+    except SystemExit as exit:
+        return exit.code
+
+
+def test_a_sample_of_the_training_data_shows_no_drift(workspace, monkeypatch, training) -> None:
+    training.sample(300, random_state=0).to_csv("batch.csv", index=False)
+    assert monitor(monkeypatch, "batch.csv") == 0
+    report = json.loads((workspace / "reports/drift.json").read_text())
+    assert report["drift"] is False and report["rows"] == 300
+    assert "nothing deployed yet" in report["reference"]
+    assert (workspace / "reports/drift.md").read_text().startswith("## Drift report")
+    assert "<svg" in (workspace / "reports/drift.html").read_text()
+
+
+def test_a_shifted_feature_is_named_and_exits_1(workspace, monkeypatch, training, capsys) -> None:
+    batch = training.sample(300, random_state=0).drop(columns=["target"])
+    batch["size"] += 2  # one standard deviation
+    batch.to_parquet("batch.parquet")
+    assert monitor(monkeypatch, "batch.parquet") == 1
+    report = json.loads((workspace / "reports/drift.json").read_text())
+    assert report["drifted_features"] == ["size"]
+    assert "size: distribution shifted" in capsys.readouterr().out
+    assert "**yes**" in (workspace / "reports/drift.md").read_text()
+
+
+def test_the_production_reference_is_used_once_deployed(workspace, monkeypatch, training) -> None:
+    from {{ cookiecutter.package_name }}.registry import Registry
+
+    version = publish_tiny(Registry(str(workspace / "registry"), "tiny"), training)
+    training.to_csv("batch.csv", index=False)
+    monitor(monkeypatch, "batch.csv")
+    report = json.loads((workspace / "reports/drift.json").read_text())
+    assert report["reference"].startswith(f"production version {version}")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", "", "cannot read empty.csv"),
+        ("header-only.csv", "size,count,colour\n", "holds no rows"),
+        (
+            "unrelated.csv",
+            "a,b\n1,2\n",
+            "lacks 3 of the model's 3 feature columns (colour, count, size)",
+        ),
+        ("garbage.parquet", "not parquet at all", "cannot read garbage.parquet"),
+        ("missing.csv", None, "missing.csv does not exist"),
+        ("notes.txt", "hello", "not a .csv or .parquet file"),
+        ("text.csv", "size,count,colour\nbig,1,red\n", "column 'size' holds text"),
+    ],
+)
+def test_unusable_input_exits_2_naming_the_problem(
+    workspace, monkeypatch, capsys, name, content, message
+) -> None:
+    (workspace / "reports").mkdir()
+    (workspace / "reports/drift.json").write_text("{}")  # a verdict from an earlier run
+    if content is not None:
+        (workspace / name).write_text(content)
+    assert monitor(monkeypatch, name) == 2
+    assert message in capsys.readouterr().err
+    assert not (workspace / "reports/drift.json").exists(), "a stale verdict was left behind"
+
+
+def test_a_folder_without_logs_is_unusable(workspace, monkeypatch, capsys) -> None:
+    (workspace / "logs").mkdir()
+    assert monitor(monkeypatch, "logs") == 2
+    assert "holds no prediction logs" in capsys.readouterr().err

@@ -1,0 +1,111 @@
+"""Prediction logging: whole lines, rotation within the size bound, and a full disk."""
+
+import errno
+import json
+import threading
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.monitor import read_logs
+from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.predictionlog import PredictionLog
+from {{ cookiecutter.package_name }}.serve.settings import Settings
+
+from .conftest import publish_tiny
+
+ROW = {"size": 10.5, "count": 2, "colour": "red"}
+
+
+def lines(folder) -> list[dict]:
+    return [json.loads(line) for path in folder.glob("predictions*.jsonl") for line in path.open()]
+
+
+def test_concurrent_records_become_whole_lines(tmp_path) -> None:
+    log = PredictionLog(tmp_path, max_bytes=50_000_000)
+    log.start()
+
+    def client(n: int) -> None:
+        for i in range(500):
+            log.record("0001-abc", [{**ROW, "count": i, "client": n}], [i % 2])
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.stop()
+    entries = lines(tmp_path)
+    assert len(entries) == 8000 == log.written
+    assert {(e["inputs"][0]["client"], e["inputs"][0]["count"]) for e in entries} == {
+        (n, i) for n in range(16) for i in range(500)
+    }
+
+
+def test_rotation_keeps_the_total_size_bounded(tmp_path) -> None:
+    log = PredictionLog(tmp_path, max_bytes=100_000)
+    log.start()
+    for i in range(5000):
+        log.record("0001-abc", [{**ROW, "count": i}], [1])
+    log.stop()
+    files = list(tmp_path.glob("predictions*.jsonl"))
+    assert (tmp_path / "predictions.jsonl") in files and len(files) > 2
+    assert sum(path.stat().st_size for path in files) <= 100_000
+    assert all(path.stat().st_size <= 10_000 for path in files)
+    kept = sorted(e["inputs"][0]["count"] for e in lines(tmp_path))
+    assert kept[-1] == 4999, "the newest lines are kept"
+    assert kept == list(range(kept[0], 5000)), "what is kept is contiguous: no line lost in it"
+
+
+class FullDisk:
+    """A log file on a full disk: the file opens, every write fails."""
+
+    def __init__(self, path) -> None:
+        path.touch()
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def test_a_full_disk_stops_logging_but_not_serving(registry, mixed_frame, tmp_path) -> None:
+    publish_tiny(registry, mixed_frame)
+    settings = Settings(
+        MODEL_REGISTRY=str(registry.location.rsplit("/", 1)[0]),
+        model_name="tiny",
+        prediction_log=str(tmp_path / "logs"),
+    )
+    app = create_app(settings, watch=False, log_opener=FullDisk)
+    with TestClient(app) as client:
+        for _ in range(20):
+            assert client.post("/predict", json={"records": [ROW]}).status_code == 200
+        app.state.prediction_log.stop()  # everything queued has been tried
+        status = client.get("/model").json()["prediction_log"]
+        assert status["error"] == "prediction logging stopped: [Errno 28] No space left on device"
+        assert status["written"] == 0
+        assert client.post("/predict", json={"records": [ROW]}).status_code == 200
+
+
+def test_monitor_reads_the_logs_back(tmp_path) -> None:
+    log = PredictionLog(tmp_path, max_bytes=1_000_000)
+    log.start()
+    for i in range(30):
+        log.record("0001-abc", [ROW, {**ROW, "colour": None}], [i % 2, 1])
+    log.stop()
+    frame, predictions = read_logs(tmp_path)
+    assert len(frame) == len(predictions) == 60
+    assert list(frame.columns) == ["size", "count", "colour"]
+    assert frame["colour"].isna().sum() == 30
+    pd.testing.assert_series_equal(predictions.iloc[:2], pd.Series([0, 1], dtype=object))
+
+
+@pytest.mark.parametrize("bad", [b"{not json\n", b'{"inputs": 1}\n'])
+def test_a_broken_line_is_skipped(tmp_path, bad) -> None:
+    good = json.dumps({"inputs": [ROW], "outputs": {"predictions": [1]}}).encode() + b"\n"
+    (tmp_path / "predictions.jsonl").write_bytes(good + bad + good)
+    frame, _ = read_logs(tmp_path)
+    assert len(frame) == 2
