@@ -11,6 +11,7 @@ at most 10% of the throughput), and checks that every answered request left one 
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,8 @@ def main() -> None:
                 "SERVE_MODEL_NAME": "logreg",
                 "SERVE_PORT": str(port),
                 "SERVE_PREDICTION_LOG": str(logs) if logging else "",
+                # Room for every line, so none is rotated away and the count can be checked.
+                "SERVE_PREDICTION_LOG_MAX_MB": "4000",
             }
             server = start(
                 [venv / "bin/python", "-m", package, "serve"],
@@ -85,6 +88,7 @@ def main() -> None:
                 print(f"  {lines} log lines for {answered} answered requests (warm-ups included)")
                 if lines < answered:
                     sys.exit("fewer log lines than answered requests: lines were lost")
+                shutil.rmtree(logs)  # hundreds of MB of 100-row requests
 
     print("\n## throughput with logging / without (median of the rounds)")
     for rows, connections in LOADS:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import joblib
+import pandas as pd
 
 MODELS = {"logreg": ("linear", {}), "forest": ("random_forest", {"n_estimators": 200})}
 
@@ -28,7 +29,6 @@ def main(package: str, out: Path) -> None:
     frame = module("stages.ingest").ingest("sklearn:breast_cancer")
     train, test = module("stages.split").split(frame, "target", "classification", 0.2, 0)
     features, _ = features_and_target(test, "target")
-    profile = json.dumps(module("stages.profile").profile(train, "target")).encode()
     for name, (estimator, settings) in MODELS.items():
         chosen = params.model_copy(
             update={
@@ -38,6 +38,9 @@ def main(package: str, out: Path) -> None:
             }
         )
         model = module("stages.train").train(train, chosen)
+        predictions = pd.Series(model.predict(features))
+        reference = module("stages.profile").profile(train, "target", predictions, params.task)
+        profile = json.dumps(reference).encode()
         files, manifest = bundle.build(model, features, profile, {"metrics": {}})
         store = registry.Registry(str(out / "registry"), name)
         store.promote(store.publish(files, manifest, "bench"))
