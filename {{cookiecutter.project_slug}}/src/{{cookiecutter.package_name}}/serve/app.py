@@ -27,10 +27,10 @@ def create_app(settings: Settings | None = None, watch: bool = True, log_opener=
     settings = settings or Settings()
     holder = ModelHolder(Registry(settings.registry, settings.model_name))
     batcher = MicroBatcher(settings.batch_wait_ms / 1000, settings.batch_max_rows)
-    predictions = None
+    prediction_log = None
     if settings.prediction_log:
         max_bytes = int(settings.prediction_log_max_mb * 1024 * 1024)
-        predictions = PredictionLog(Path(settings.prediction_log), max_bytes, opener=log_opener)
+        prediction_log = PredictionLog(Path(settings.prediction_log), max_bytes, opener=log_opener)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -38,17 +38,17 @@ def create_app(settings: Settings | None = None, watch: bool = True, log_opener=
         if watch:
             holder.watch(settings.poll_interval)
         batcher.start()
-        if predictions:
-            predictions.start()
+        if prediction_log:
+            prediction_log.start()
         yield
         holder.stop()
         await batcher.stop()
-        if predictions:
-            predictions.stop()
+        if prediction_log:
+            prediction_log.stop()
 
     app = FastAPI(title=f"{settings.model_name} model server", lifespan=lifespan)
     app.state.settings, app.state.holder, app.state.batcher = settings, holder, batcher
-    app.state.prediction_log = predictions
+    app.state.prediction_log = prediction_log
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, error: InputError) -> JSONBody:
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, watch: bool = True, log_opener=
                 **served.loaded.manifest,
                 "name": settings.model_name,
                 "refused": holder.refused,
-                "prediction_log": predictions.status() if predictions else None,
+                "prediction_log": prediction_log.status() if prediction_log else None,
             }
         )
 
@@ -100,8 +100,8 @@ def create_app(settings: Settings | None = None, watch: bool = True, log_opener=
             raise InputError('the body must be {"records": [{column: value}, ...]}')
         rows = served.schema.check_records(body["records"], settings.max_request_rows)
         result = await batcher.predict(served, rows)
-        if predictions:
-            predictions.record(served.version, body["records"], result["predictions"])
+        if prediction_log:
+            prediction_log.record(served.version, body["records"], result["predictions"])
         result["model_version"] = served.version
         if served.loaded.manifest["classes"]:
             result["classes"] = served.loaded.manifest["classes"]
