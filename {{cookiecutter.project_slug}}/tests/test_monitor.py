@@ -34,11 +34,18 @@ def training() -> pd.DataFrame:
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch, training):
+def task() -> str:
+    return "classification"
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, training, task):
     """A project folder after `make repro`: params, model and reference; nothing deployed."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MODEL_REGISTRY", str(tmp_path / "registry"))
-    params = make_params()
+    if task == "regression":
+        training["target"] = training["size"] * 3 + training["count"]
+    params = make_params(task)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump()))
     model = train(training, params)
     features, _ = features_and_target(training, "target")
@@ -120,3 +127,15 @@ def test_a_folder_without_logs_is_unusable(workspace, monkeypatch, capsys) -> No
     (workspace / "logs").mkdir()
     assert monitor(monkeypatch, "logs") == 2
     assert "holds no prediction logs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task", ["regression"])
+def test_regression_predictions_drift_as_numbers(workspace, monkeypatch, training) -> None:
+    batch = training.sample(300, random_state=0)
+    batch.to_csv("same.csv", index=False)
+    assert monitor(monkeypatch, "same.csv") == 0
+    batch.assign(size=batch["size"] + 4).to_csv("shifted.csv", index=False)
+    assert monitor(monkeypatch, "shifted.csv") == 1
+    report = json.loads((workspace / "reports/drift.json").read_text())
+    assert report["predictions"]["kind"] == "numeric"
+    assert report["prediction_drift"] and report["drifted_features"] == ["size"]
