@@ -90,15 +90,29 @@ def chart(result: dict) -> str:
     return f'<svg width="{width}" height="{CHART_HEIGHT}" role="img">{"".join(bars)}</svg>'
 
 
+def caption(result: dict) -> str:
+    """What the bars are, and the means when the column is numeric."""
+    if result["kind"] == "categorical":
+        names = ", ".join(map(str, result["bins"][:8]))
+        return f"categories: {names}{', ...' if len(result['bins']) > 8 else ''}"
+    mean = result["mean"]
+    means = (
+        f"; mean {mean['reference']:.4g} -> {mean['batch']:.4g}"
+        if None not in (mean["reference"], mean["batch"])
+        else ""
+    )
+    return f"bins: the reference's deciles, low to high{means}"
+
+
 def page(report: dict) -> str:
     sections = []
     for name, result in columns(report):
-        status = "drift: " + "; ".join(result["reasons"]) if result["drifted"] else "no drift"
+        scores = f"PSI {result['psi']:.3f}, {result['test']} p={result['p_value']:.2g}"
+        status = "; ".join(result["reasons"]) if result["drifted"] else f"no drift ({scores})"
         sections.append(
             f'<section class="{"drift" if result["drifted"] else "ok"}">'
-            f"<h2>{html.escape(str(name))}</h2><p>{html.escape(status)} (PSI "
-            f"{result['psi']:.3f}, {result['test']} p={result['p_value']:.2g})</p>"
-            f"{chart(result)}</section>"
+            f"<h2>{html.escape(str(name))}</h2><p>{html.escape(status)}</p>"
+            f"{chart(result)}<p><small>{html.escape(caption(result))}</small></p></section>"
         )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title><style>"
@@ -107,7 +121,7 @@ def page(report: dict) -> str:
         "</style></head><body>"
         f"<h1>{html.escape(verdict(report))}</h1><p>Batch {html.escape(report['batch'])}, "
         f"{report['rows']} rows; reference: {html.escape(report['reference'])}. Grey: "
-        "reference, blue: batch; hover a bar for its bin.</p>"
+        "reference, blue: batch; hover a bar for its bin and share.</p>"
         + "".join(sections)
         + "</body></html>\n"
     )
