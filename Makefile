@@ -32,7 +32,7 @@ $(NODE_TOOLS): tests/tools/package-lock.json
 	else echo "NOTE: npm not found - the Azure remote and GitLab CI tests will be skipped"; fi
 
 test: install ## Run every test: fast bakes and slow bake-install-run tests
-	pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=12
+	pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=12
 
 test-fast: install ## Run the fast tier only (bake, render, lint; seconds)
 	pytest -m "not slow"

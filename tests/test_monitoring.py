@@ -15,8 +15,7 @@ import pytest
 
 from .conftest import bake, run
 
-# One worker runs the whole module: its tests share one project, in order.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("monitoring")]
+pytestmark = pytest.mark.slow  # make test keeps a module on one worker (--dist loadscope)
 SHIFTED = ["mean radius", "mean texture", "worst area"]
 
 

@@ -17,8 +17,7 @@ import yaml
 
 from .conftest import HIDDEN, bake, free_port, run
 
-# One worker runs the whole module: its tests share one served project.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving")]
+pytestmark = pytest.mark.slow  # make test keeps a module on one worker (--dist loadscope)
 TOKEN = "slow-test-admin-token-0123456789"
 
 
