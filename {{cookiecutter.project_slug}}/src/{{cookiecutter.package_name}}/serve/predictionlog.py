@@ -72,7 +72,8 @@ class PredictionLog:
             entries = [self.queue.get()]
             while len(entries) < DRAIN and not self.queue.empty():
                 entries.append(self.queue.get_nowait())
-            stop = entries[-1] is _STOP
+            # Requests may still arrive behind the stop mark: their lines are written too.
+            stop = any(entry is _STOP for entry in entries)
             entries = [entry for entry in entries if entry is not _STOP]
             if entries and self.error is None:
                 self._write_lines(entries)
