@@ -76,11 +76,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(command: list[str], port: int, log: Path, cwd: Path | None = None):
+def server(
+    command: list[str], port: int, log: Path, cwd: Path | None = None, env: dict | None = None
+):
     """Run a server in its own process group until the block ends; wait for its port."""
-    with log.open("w") as out:
+    with log.open("w") as out:  # a file, not a pipe nobody drains
         process = subprocess.Popen(
-            command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             deadline = time.monotonic() + 60

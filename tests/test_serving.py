@@ -4,7 +4,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import HIDDEN, bake, free_port, run
+from .conftest import HIDDEN, bake, free_port, run, server
 
 pytestmark = pytest.mark.slow  # make test keeps a module on one worker (--dist loadscope)
 TOKEN = "slow-test-admin-token-0123456789"
@@ -45,29 +44,12 @@ def served(tmp_path_factory):
     env.update(
         SERVE_ADMIN_TOKEN=TOKEN, SERVE_POLL_INTERVAL="0.5", SERVE_PREDICTION_LOG=str(root / "logs")
     )
-    log = (root / "server.log").open("w")  # a file, not a pipe nobody drains
-    server = subprocess.Popen(
-        ["make", "serve", f"PORT={port}"],
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # stopping the group stops make and the server it started
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if Client(port).call("GET", "/health/ready")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        os.killpg(server.pid, signal.SIGKILL)
-        pytest.fail(f"server did not start:\n{(root / 'server.log').read_text()}")
-    yield root, port
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
-    log.close()
+    # Its own process group: stopping it stops make and the server make started. Uvicorn
+    # listens once startup has loaded the model, so the port means ready.
+    command = ["make", "serve", f"PORT={port}"]
+    with server(command, port, root / "server.log", cwd=root, env=env):
+        assert Client(port).call("GET", "/health/ready")[0] == 200
+        yield root, port
 
 
 def smoke_row(root: Path) -> dict:

@@ -19,7 +19,7 @@ from .bundle import PROFILE_FILE, check_and_load
 from .deploy import MODEL, PROFILE, registry
 from .errors import PipelineError, UnusableInput
 from .features import prepare
-from .params import load_params
+from .params import Params, load_params
 
 log = logging.getLogger(__name__)
 LOG_PATTERN = "predictions*.jsonl"  # the server's prediction logs (serve/predictionlog.py)
@@ -66,9 +66,9 @@ def read_batch(path: Path) -> tuple[pd.DataFrame, pd.Series | None]:
     return frame, predictions
 
 
-def reference() -> tuple[dict, object, str]:
+def reference(params: Params) -> tuple[dict, object, str]:
     """The profile and model of the production version, or the workspace's before a deploy."""
-    store = registry(load_params())
+    store = registry(params)
     current = store.current()
     if current:
         manifest = store.manifest(current)
@@ -108,11 +108,12 @@ def predict(model, frame: pd.DataFrame, profile: dict) -> pd.Series:
 def compare(batch: Path) -> dict:
     """The whole drift report for a batch, as a dictionary."""
     frame, predictions = read_batch(batch)
-    profile, model, source = reference()
+    params = load_params()
+    profile, model, source = reference(params)
     check_columns(frame, profile)
     if predictions is None:
         predictions = predict(model, frame, profile)
-    rules = load_params().monitor
+    rules = params.monitor
     columns = dict(profile["features"])
     tests = len(columns) + ("predictions" in profile)
     alpha = rules.p_value / tests  # Bonferroni: the level holds for the batch as a whole
