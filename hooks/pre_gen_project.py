@@ -4,6 +4,9 @@ import json
 import keyword
 import re
 import sys
+from pathlib import Path
+
+from cookiecutter.environment import StrictEnvironment
 
 SUPPORTED_PYTHON = ("3.10", "3.11", "3.12", "3.13")
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -16,25 +19,96 @@ REMOTE_SCHEMES = {
     "gs": ("gs://", "gs://my-bucket/dvc-storage"),
     "ssh": ("ssh://", "ssh://user@host/srv/dvc-storage"),
 }
-# Names that would shadow a dependency, a tool or a standard-library module on import.
+# The generated project's pyproject.toml, a Jinja template in the template folder (the name
+# is written in a raw block since this file is rendered by Jinja itself before it runs).
+# {% raw %}
+PYPROJECT = Path("{{cookiecutter.project_slug}}", "pyproject.toml")
+# {% endraw %}
+# A TOML string (basic or literal), and a key whose value is an array of strings.
+TOML_STRING = r"""("(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
+TOML_COMMENT = re.compile(TOML_STRING + r"|#[^\n]*")
+TOML_TABLE = re.compile(r"^[ \t]*\[\[?[ \t]*([^\[\]]+?)[ \t]*\]\]?[ \t]*$", re.MULTILINE)
+TOML_ARRAY = re.compile(
+    r"^[ \t]*\"?([A-Za-z0-9_-]+)\"?[ \t]*=[ \t]*\[\s*((?:" + TOML_STRING + r"\s*(?:,\s*)?)*)\]",
+    re.MULTILINE,
+)
+REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
+# The direct dependencies' names come from the generated pyproject itself (see dependencies());
+# this hand list keeps only what it cannot tell: import names that differ from distribution
+# names (sklearn, yaml), modules of indirect dependencies the generated code imports (numpy,
+# joblib, fsspec), the uv tool, the project's own folders and the standard library.
 RESERVED_PACKAGES = frozenset(
     {
-        "dvc", "sklearn", "scikit_learn", "pandas", "numpy", "scipy", "pandera", "pyarrow",
-        "pydantic", "yaml", "joblib", "fsspec", "pytest", "ruff", "uv", "test", "tests",
-        "src", "data", "models", "reports", "params", "setup", "conftest",
+        "sklearn", "yaml", "numpy", "joblib", "fsspec", "uv", "test", "tests", "src", "data",
+        "models", "reports", "params", "setup", "conftest",
     }
     | set(sys.stdlib_module_names)
 )  # fmt: skip
 
 
+def normalise(name: str) -> str:
+    """A distribution name as PEP 503 compares them: lowercase, runs of -_. as one hyphen."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def toml_string_arrays(text: str) -> dict[str, list[str]]:
+    """Every array of strings in a TOML text, by 'table.key'.
+
+    Enough TOML for the template's pyproject: Python 3.10, which the template supports, has
+    no tomllib, and one parser everywhere means the checked names never depend on the Python.
+    """
+    text = TOML_COMMENT.sub(lambda match: match.group(1) or "", text)
+    headers = list(TOML_TABLE.finditer(text))
+    starts = [(0, "")] + [(header.end(), header.group(1)) for header in headers]
+    ends = [header.start() for header in headers] + [len(text)]
+    arrays = {}
+    for (start, table), end in zip(starts, ends, strict=True):
+        for match in TOML_ARRAY.finditer(text, start, end):
+            items = re.findall(TOML_STRING, match.group(2))
+            values = [json.loads(s) if s.startswith('"') else s[1:-1] for s in items]
+            arrays[f"{table}.{match.group(1)}".lstrip(".")] = values
+    return arrays
+
+
+def dependencies(answers: dict) -> dict[str, str]:
+    """The generated project's direct dependencies for these answers, normalised name: name.
+
+    Read from its pyproject.toml rendered as the bake will render it: the project's
+    dependencies, every dependency group (dev) and the build backend.
+    """
+    template = Path(answers.get("_repo_dir") or Path(__file__).resolve().parent.parent)
+    # Jinja as cookiecutter sets it up for the bake (strict, its extensions); the hook runs on
+    # the interpreter that runs cookiecutter, so cookiecutter is importable here.
+    environment = StrictEnvironment(context={"cookiecutter": answers})
+    source = (template / PYPROJECT).read_text(encoding="utf-8")
+    arrays = toml_string_arrays(environment.from_string(source).render(cookiecutter=answers))
+    wanted = ("project.dependencies", "build-system.requires")
+    found = {}
+    for key, values in arrays.items():
+        if key in wanted or key.startswith("dependency-groups."):
+            for requirement in values:
+                name = REQUIREMENT_NAME.match(requirement)
+                if name:
+                    found[normalise(name.group(1))] = name.group(1)
+    return found
+
+
 def problems(answers: dict) -> list[str]:
     """Return one 'ERROR: what - how to fix' line per invalid answer."""
     found = []
+    # A project cannot depend on a distribution of its own name (uv sync fails), and a package
+    # of a dependency's name would shadow it.
+    taken = dependencies(answers)
     slug = answers["project_slug"]
     if not SLUG.match(slug):
         found.append(
             f"ERROR: project_slug {slug!r} is not valid - use lowercase letters, digits and "
             "single hyphens, starting with a letter (e.g. 'churn-model')"
+        )
+    elif normalise(slug) in taken:
+        found.append(
+            f"ERROR: project_slug {slug!r} is the name of a dependency of the generated project "
+            f"({taken[normalise(slug)]}) - choose another name, e.g. '{slug}-model'"
         )
     package = answers["package_name"]
     if not package.isidentifier() or not package.isascii() or package != package.lower():
@@ -44,6 +118,12 @@ def problems(answers: dict) -> list[str]:
         )
     elif keyword.iskeyword(package) or keyword.issoftkeyword(package):
         found.append(f"ERROR: package_name {package!r} is a Python keyword - choose another name")
+    elif normalise(package) in taken:
+        found.append(
+            f"ERROR: package_name {package!r} is the name of a dependency of the generated "
+            f"project ({taken[normalise(package)]}) and would shadow it - choose another name, "
+            f"e.g. '{package}_model'"
+        )
     elif package in RESERVED_PACKAGES:
         found.append(
             f"ERROR: package_name {package!r} would shadow the module of the same name - "

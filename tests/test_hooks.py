@@ -1,15 +1,40 @@
 """The pre-gen hook refuses bad answers with `ERROR: <what> - <how to fix>`, before any file."""
 
 import importlib.util
+import itertools
+import re
 
 import pytest
+from cookiecutter.environment import StrictEnvironment
 from cookiecutter.exceptions import FailedHookException
 
-from .conftest import TEMPLATE, bake
+from .conftest import OPTIONS, TEMPLATE, bake
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 spec = importlib.util.spec_from_file_location("pre_gen", TEMPLATE / "hooks" / "pre_gen_project.py")
 pre_gen = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pre_gen)
+
+# A complete set of valid answers, as cookiecutter hands them to the hook.
+VALID = {
+    "project_name": "Churn",
+    "project_slug": "churn",
+    "package_name": "churn",
+    "description": "Predict churn.",
+    "author_name": "A",
+    "author_email": "a@example.com",
+    "python_version": "3.11",
+    "task": "classification",
+    "ci_provider": "github",
+    "dvc_remote": "local",
+    "dvc_remote_url": "../churn-dvc-storage",
+    "serving": "fastapi",
+    "license": "MIT",
+}
 
 BAD_ANSWERS = {
     "slug-with-space": ({"project_slug": "Bad Slug!"}, "project_slug"),
@@ -23,6 +48,26 @@ BAD_ANSWERS = {
     "package-shadows-pandas": ({"package_name": "pandas"}, "package_name"),
     "package-shadows-test": ({"package_name": "test"}, "package_name"),
     "package-shadows-stdlib": ({"package_name": "json"}, "package_name"),
+    "slug-is-a-dependency": ({"project_slug": "orjson", "package_name": "churn"}, "project_slug"),
+    "slug-is-a-server-dependency": (
+        {"project_slug": "uvicorn", "package_name": "churn"},
+        "project_slug",
+    ),
+    "slug-is-scikit-learn": (
+        {"project_slug": "scikit-learn", "package_name": "churn"},
+        "project_slug",
+    ),
+    "slug-is-the-remote-plugin": (
+        {"project_slug": "dvc-s3", "package_name": "churn", "dvc_remote": "s3"},
+        "project_slug",
+    ),
+    "slug-is-the-build-backend": (
+        {"project_slug": "hatchling", "package_name": "churn"},
+        "project_slug",
+    ),
+    "package-is-a-dependency": ({"package_name": "orjson"}, "package_name"),
+    "package-is-a-server-dependency": ({"package_name": "fastapi"}, "package_name"),
+    "package-is-a-dev-dependency": ({"package_name": "pre_commit"}, "package_name"),
     "email-missing-at": ({"author_email": "nobody"}, "author_email"),
     "email-with-space": ({"author_email": "a b@example.com"}, "author_email"),
     "python-too-old": ({"python_version": "3.9"}, "python_version"),
@@ -57,7 +102,7 @@ def test_bad_answer_fails_the_bake_naming_the_field(tmp_path, capfd, answers, fi
 
 def test_every_problem_is_reported_at_once() -> None:
     """Several bad answers give several ERROR lines, so one retry can fix them all."""
-    answers = {
+    answers = VALID | {
         "project_name": "x",
         "project_slug": "Bad Slug!",
         "package_name": "import",
@@ -72,13 +117,49 @@ def test_every_problem_is_reported_at_once() -> None:
 
 @pytest.mark.parametrize("version", pre_gen.SUPPORTED_PYTHON)
 def test_supported_python_versions_pass(version: str) -> None:
-    answers = {
-        "project_name": "Churn",
-        "project_slug": "churn",
-        "package_name": "churn",
-        "author_email": "a@example.com",
-        "python_version": version,
-        "dvc_remote": "local",
-        "dvc_remote_url": "../churn-dvc-storage",
-    }
-    assert pre_gen.problems(answers) == []
+    assert pre_gen.problems(VALID | {"python_version": version}) == []
+
+
+def test_a_dependency_name_is_refused_for_both_answers_naming_the_dependency() -> None:
+    """A slug taken by a dependency breaks `uv sync`, a package of its name shadows it."""
+    assert pre_gen.problems(VALID | {"project_slug": "uvicorn", "package_name": "orjson"}) == [
+        "ERROR: project_slug 'uvicorn' is the name of a dependency of the generated project "
+        "(uvicorn) - choose another name, e.g. 'uvicorn-model'",
+        "ERROR: package_name 'orjson' is the name of a dependency of the generated project "
+        "(orjson) and would shadow it - choose another name, e.g. 'orjson_model'",
+    ]
+    # Names compare as PEP 503 normalises them: case and runs of -_. do not matter.
+    (line,) = pre_gen.problems(VALID | {"package_name": "scikit_learn"})
+    assert line.startswith("ERROR: package_name 'scikit_learn' ") and "(scikit-learn)" in line
+
+
+def test_a_server_dependency_is_a_free_name_without_the_server(tmp_path) -> None:
+    """The names come from the generated pyproject: without the server, uvicorn is no dependency."""
+    uvicorn = VALID | {"project_slug": "uvicorn", "package_name": "fastapi"}
+    assert [line.split()[1] for line in pre_gen.problems(uvicorn)] == [
+        "project_slug",
+        "package_name",
+    ]
+    assert pre_gen.problems(uvicorn | {"serving": "none"}) == []
+    project = bake(tmp_path, project_slug="uvicorn", package_name="fastapi", serving="none")
+    assert 'name = "uvicorn"' in (project / "pyproject.toml").read_text()
+    assert (project / "src" / "fastapi" / "__init__.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("serving", "remote"), list(itertools.product(OPTIONS["serving"], OPTIONS["dvc_remote"]))
+)
+def test_dependency_names_are_those_tomllib_reads(serving: str, remote: str) -> None:
+    """The hook's small TOML reader (Python 3.10 has no tomllib) agrees with tomllib."""
+    answers = VALID | {"serving": serving, "dvc_remote": remote}
+    source = (TEMPLATE / pre_gen.PYPROJECT).read_text()
+    text = StrictEnvironment(context={"cookiecutter": answers}).from_string(source)
+    pyproject = tomllib.loads(text.render(cookiecutter=answers))
+    requirements = [
+        *pyproject["project"]["dependencies"],
+        *pyproject["build-system"]["requires"],
+        *(r for group in pyproject["dependency-groups"].values() for r in group),
+    ]
+    names = {pre_gen.normalise(re.match(r"[A-Za-z0-9._-]+", r).group()) for r in requirements}
+    assert set(pre_gen.dependencies(answers)) == names
+    assert ("uvicorn" in names) == (serving == "fastapi")
