@@ -156,10 +156,17 @@ def test_pipeline_declares_code_inputs_params_outputs(project: Path, case: str) 
     pipeline = yaml.safe_load((project / "dvc.yaml").read_text())
     assert list(pipeline["stages"]) == STAGES
     package = rendered(project)["package_name"]
+    variables = {key: value for entry in pipeline["vars"] for key, value in entry.items()}
+    assert variables["pkg"] == f"src/{package}"
     for name, stage in pipeline["stages"].items():
-        assert stage["cmd"].startswith(f"python -m {package} {name} ")
+        assert stage["cmd"].startswith(f"python ${{pkg}} {name} ")
         assert any(dep.endswith(f"stages/{name}.py") for dep in stage["deps"])
         assert stage["params"] and (stage.get("outs") or stage.get("metrics"))
+        for dep in (dep for dep in stage["deps"] if dep.startswith("${pkg}/")):
+            path = project / dep.replace("${pkg}", variables["pkg"])
+            assert path.exists(), f"stage {name} lists missing code {dep}"
+            # Serving, monitoring and deploy code never makes dvc.lock stale.
+            assert not dep.startswith(("${pkg}/serve", "${pkg}/monitoring", "${pkg}/deploy")), dep
     plotted = {next(iter(plot)) for plot in pipeline["plots"]}
     if answers_for(case)["task"] == "classification":
         assert {"Confusion matrix", "ROC curve", "Precision-recall curve"} <= plotted

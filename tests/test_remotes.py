@@ -24,8 +24,8 @@ AZURITE_KEY = (  # Azurite's documented development account key, not a secret
 # Load the current version back from the registry with every check a server makes.
 LOAD_CURRENT = """
 import os, sys, yaml
-from {package}.bundle import check_and_load
-from {package}.registry import Registry
+from {package}.deploy.bundle import check_and_load
+from {package}.deploy.registry import Registry
 name = yaml.safe_load(open("params.yaml"))["deploy"]["model_name"]
 registry = Registry(os.environ["MODEL_REGISTRY"], name)
 version = registry.current()

@@ -138,7 +138,7 @@ def test_deploys_and_rollbacks_under_load_fail_no_request(served) -> None:
             run("make repro && make deploy", root)
             time.sleep(2)
         corrupt = run(
-            '.venv/bin/python -c "from my_ml_project.registry import Registry as R; '
+            '.venv/bin/python -c "from my_ml_project.deploy.registry import Registry as R; '
             "r = R('registry', 'my-ml-project'); v = r.current(); m = r.manifest(v); "
             "files = {n: r.read(v, n) for n in m['sha256']}; files['model.skops'] += b'x'; "
             "n = r.publish(files, m, 'corrupt'); r.promote(n); print(n)\"",

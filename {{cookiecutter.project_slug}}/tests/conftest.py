@@ -1,27 +1,38 @@
 """Tiny in-memory datasets and parameters shared by the tests."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import bundle
-from {{ cookiecutter.package_name }}.data import features_and_target
+from {{ cookiecutter.package_name }}.deploy import bundle
+from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.params import Params
-from {{ cookiecutter.package_name }}.registry import Registry
+from {{ cookiecutter.package_name }}.pipeline.data import features_and_target
 from {{ cookiecutter.package_name }}.stages.profile import profile as profile_of
 from {{ cookiecutter.package_name }}.stages.train import train as train_model
 
+PROJECT = Path(__file__).resolve().parent.parent
 
-def make_params(task: str = "classification", estimator: str = "random_forest", **train) -> Params:
+
+def make_params(
+    task: str = "classification",
+    estimator: str = "random_forest",
+    *,
+    source: str = "memory",
+    test_size: float = 0.25,
+    seed: int = 0,
+    **train,
+) -> Params:
     """Parameters for the tiny data, with small estimators so tests stay fast."""
     settings = {"n_estimators": 10} if estimator == "random_forest" else {}
     return Params.model_validate(
         {
             "task": task,
-            "data": {"source": "memory", "target": "target"},
-            "split": {"test_size": 0.25, "seed": 0},
+            "data": {"source": source, "target": "target"},
+            "split": {"test_size": test_size, "seed": seed},
             "train": {"estimator": estimator, "seed": 0, "params": {**settings, **train}},
             "evaluate": {"importance_repeats": 2, "importance_max_rows": 50},
             "deploy": {"model_name": "tiny", "metric": "accuracy", "threshold": 0.5},
@@ -59,8 +70,7 @@ def publish_tiny(registry, frame: pd.DataFrame, **train) -> str:
     params = make_params(**train)
     model = train_model(frame, params)
     features, _ = features_and_target(frame, "target")
-    predictions = pd.Series(model.predict(features))
-    profile = json.dumps(profile_of(frame, "target", predictions, params.task)).encode()
+    profile = json.dumps(profile_of(model, frame, frame, params)).encode()
     files, manifest = bundle.build(model, features, profile, {"metrics": {"accuracy": 0.9}})
     version = registry.publish(files, manifest, "abc1234")
     registry.promote(version)

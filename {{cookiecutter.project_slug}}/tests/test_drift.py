@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.drift import categorical_summary, column_drift, numeric_summary
+from {{ cookiecutter.package_name }}.monitoring.drift import column_drift
 from {{ cookiecutter.package_name }}.params import MonitorParams
+from {{ cookiecutter.package_name }}.pipeline.profiling import categorical_summary, numeric_summary
 
 RULES = MonitorParams()
 

@@ -6,10 +6,16 @@ import pytest
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.stages.ingest import ingest
 
+from .conftest import make_params
+
+
+def load(source: str) -> pd.DataFrame:
+    return ingest(make_params(source=source))
+
 
 def test_bundled_dataset_has_target() -> None:
     """A bundled scikit-learn dataset loads with its label in column 'target'."""
-    frame = ingest("sklearn:iris")
+    frame = load("sklearn:iris")
     assert len(frame) == 150
     assert "target" in frame.columns
 
@@ -22,7 +28,7 @@ def test_file_source(tmp_path: Path, mixed_frame: pd.DataFrame, suffix: str) -> 
         mixed_frame.to_csv(path, index=False)
     else:
         mixed_frame.to_parquet(path, index=False)
-    assert list(ingest(str(path)).columns) == list(mixed_frame.columns)
+    assert list(load(str(path)).columns) == list(mixed_frame.columns)
 
 
 @pytest.mark.parametrize(
@@ -36,7 +42,7 @@ def test_file_source(tmp_path: Path, mixed_frame: pd.DataFrame, suffix: str) -> 
 def test_bad_source_is_explained(source: str, message: str) -> None:
     """A source that cannot be read fails with a message, not a traceback."""
     with pytest.raises(PipelineError, match=message):
-        ingest(source)
+        load(source)
 
 
 def test_unreadable_file_is_explained(tmp_path: Path) -> None:
@@ -44,4 +50,4 @@ def test_unreadable_file_is_explained(tmp_path: Path) -> None:
     path = tmp_path / "broken.parquet"
     path.write_bytes(b"not parquet")
     with pytest.raises(PipelineError, match=r"cannot read data.source"):
-        ingest(str(path))
+        load(str(path))

@@ -1,6 +1,7 @@
 """`monitor` end to end on a tiny trained model: exit codes, reports and messages."""
 
 import json
+import shutil
 import sys
 
 import joblib
@@ -9,12 +10,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }}.__main__ import main as cli
-from {{ cookiecutter.package_name }}.data import features_and_target
+from {{ cookiecutter.package_name }}.cli import main as cli
+from {{ cookiecutter.package_name }}.products import product
 from {{ cookiecutter.package_name }}.stages.profile import profile
 from {{ cookiecutter.package_name }}.stages.train import train
 
-from .conftest import make_params, publish_tiny
+from .conftest import PROJECT, make_params, publish_tiny
 
 
 @pytest.fixture
@@ -41,6 +42,7 @@ def task() -> str:
 @pytest.fixture
 def workspace(tmp_path, monkeypatch, training, task):
     """A project folder after `make repro`: params, model and reference; nothing deployed."""
+    shutil.copy(PROJECT / "dvc.yaml", tmp_path)  # where the model and its profile live
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MODEL_REGISTRY", str(tmp_path / "registry"))
     if task == "regression":
@@ -48,11 +50,11 @@ def workspace(tmp_path, monkeypatch, training, task):
     params = make_params(task)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump()))
     model = train(training, params)
-    features, _ = features_and_target(training, "target")
-    reference = profile(training, "target", pd.Series(model.predict(features)), params.task)
-    (tmp_path / "models").mkdir()
-    joblib.dump(model, tmp_path / "models/model.joblib")
-    (tmp_path / "models/reference_profile.json").write_text(json.dumps(reference))
+    product("model").parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, product("model"))
+    reference = profile(model, training, training, params)
+    product("profile").parent.mkdir(parents=True, exist_ok=True)
+    product("profile").write_text(json.dumps(reference))
     return tmp_path
 
 
@@ -86,7 +88,7 @@ def test_a_shifted_feature_is_named_and_exits_1(workspace, monkeypatch, training
 
 
 def test_the_production_reference_is_used_once_deployed(workspace, monkeypatch, training) -> None:
-    from {{ cookiecutter.package_name }}.registry import Registry
+    from {{ cookiecutter.package_name }}.deploy.registry import Registry
 
     version = publish_tiny(Registry(str(workspace / "registry"), "tiny"), training)
     training.to_csv("batch.csv", index=False)

@@ -4,11 +4,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }} import bundle
-from {{ cookiecutter.package_name }}.bundle import BundleError, check_and_load
-from {{ cookiecutter.package_name }}.deploy import gate
+from {{ cookiecutter.package_name }}.deploy import bundle
+from {{ cookiecutter.package_name }}.deploy.bundle import BundleError, check_and_load
+from {{ cookiecutter.package_name }}.deploy.registry import Registry, RegistryError
+from {{ cookiecutter.package_name }}.deploy.release import gate
 from {{ cookiecutter.package_name }}.errors import PipelineError
-from {{ cookiecutter.package_name }}.registry import Registry, RegistryError
 
 from .conftest import make_params, publish_tiny
 
@@ -115,7 +115,7 @@ def test_manifest_describes_the_model(registry: Registry, mixed_frame: pd.DataFr
     [
         ({"accuracy": 0.4}, None, "under the threshold"),
         ({"accuracy": 0.8}, {"version": "0001-x", "metrics": {"accuracy": 0.9}}, "worse than"),
-        ({"f1": 0.9}, None, "deploy.metric 'accuracy' is not in"),
+        ({"f1": 0.9}, None, "deploy.metric 'accuracy' is not among the metrics"),
     ],
 )
 def test_gate_refuses(metrics, production, message) -> None:

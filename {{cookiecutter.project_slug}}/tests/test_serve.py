@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }} import bundle
-from {{ cookiecutter.package_name }}.registry import Registry
+from {{ cookiecutter.package_name }}.deploy import bundle
+from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.inputs import FeatureSchema, InputError
 from {{ cookiecutter.package_name }}.serve.settings import Settings

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.monitor import read_logs
+from {{ cookiecutter.package_name }}.monitoring.monitor import read_logs
 from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.predictionlog import PredictionLog
 from {{ cookiecutter.package_name }}.serve.settings import Settings

@@ -4,10 +4,13 @@ import pytest
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.stages.split import split
 
+from .conftest import make_params
+
 
 def test_split_is_stratified_and_repeatable(mixed_frame: pd.DataFrame) -> None:
-    train, test = split(mixed_frame, "target", "classification", 0.25, seed=3)
-    again, _ = split(mixed_frame, "target", "classification", 0.25, seed=3)
+    params = make_params(test_size=0.25, seed=3)
+    train, test = split(mixed_frame, params)
+    again, _ = split(mixed_frame, params)
     assert len(test) == 20
     assert len(train) + len(test) == len(mixed_frame)
     pd.testing.assert_frame_equal(train, again)
@@ -17,4 +20,4 @@ def test_split_is_stratified_and_repeatable(mixed_frame: pd.DataFrame) -> None:
 
 def test_too_few_rows_is_explained(mixed_frame: pd.DataFrame) -> None:
     with pytest.raises(PipelineError, match="cannot split"):
-        split(mixed_frame.head(3), "target", "classification", 0.1, seed=0)
+        split(mixed_frame.head(3), make_params(test_size=0.1))

@@ -4,14 +4,16 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.errors import PipelineError
-from {{ cookiecutter.package_name }}.schema import infer_schema, load_schema, save_schema
+from {{ cookiecutter.package_name }}.pipeline.schema import infer_schema, load_schema, save_schema
 from {{ cookiecutter.package_name }}.stages.validate import validate
+
+from .conftest import make_params
 
 SCHEMA = Path("schema.yaml")
 
 
 def check(frame: pd.DataFrame, task: str = "classification", schema=None):
-    return validate(frame, "target", task, schema, SCHEMA)
+    return validate(frame, schema, SCHEMA, make_params(task))
 
 
 def test_valid_data_passes(mixed_frame: pd.DataFrame) -> None:

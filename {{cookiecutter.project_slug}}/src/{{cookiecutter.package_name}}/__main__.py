@@ -1,65 +1,20 @@
-"""One command line for the project: `python -m <package> <command> [options]`."""
+"""Run the command line: `python -m <package> <command>`, or `python src/<package> <command>`.
 
-import importlib
-import logging
-import sys
-
-from .errors import PipelineError
-from .lockcheck import snapshot, verify
-
-STAGES = ("ingest", "validate", "split", "train", "evaluate", "profile")
-USAGE = f"""usage: python -m {__package__} <command> [options]
-
-pipeline stages (run by `dvc repro`, see dvc.yaml): {", ".join(STAGES)}
-snapshot-lock   remember dvc.lock before a run
-verify          fail if the run changed dvc.lock
-deploy          gate, publish and promote the model (MODEL_REGISTRY, default registry/)
-rollback        promote the previous version
-models          list the versions, the current one marked *
-deploy-check    deploy to a throwaway registry, serve it, predict once
-compare         report metrics, params and plots against a git revision
-monitor         compare a batch with the current model's reference: exit 0 no drift,
-                1 drift, 2 unusable input
-serve           run the REST server (settings from SERVE_* variables)
+dvc.yaml's stages use the second form: it finds the package without an installed
+environment, then moves into the project's .venv if `dvc` was started outside it.
 """
 
+import importlib
+import sys
+from pathlib import Path
 
-def run(command: str, argv: list[str]) -> None:
-    if command in STAGES:
-        importlib.import_module(f".stages.{command}", __package__).main(argv)
-    elif command == "snapshot-lock":
-        snapshot()
-    elif command == "verify":
-        print(verify())
-    elif command in ("deploy", "rollback", "models"):
-        print(getattr(importlib.import_module(".deploy", __package__), command)())
-    elif command == "deploy-check":
-        print(importlib.import_module(".deploycheck", __package__).main())
-    elif command == "monitor":
-        importlib.import_module(".monitor", __package__).main(argv)
-    elif command == "compare":
-        importlib.import_module(".compare", __package__).main(argv)
-    elif command == "serve":
-        importlib.import_module(".serve.main", __package__).main()
-    else:
-        print(USAGE, file=sys.stderr)
-        raise SystemExit(0 if command in ("-h", "--help") else 2)
-
-
-def main() -> int:
-    # Our own progress at INFO; libraries (cloud SDKs log every HTTP call) only from WARNING.
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger(__package__).setLevel(logging.INFO)
-    if len(sys.argv) < 2:
-        print(USAGE, file=sys.stderr)
-        return 2
-    try:
-        run(sys.argv[1], sys.argv[2:])
-    except PipelineError as error:
-        print(f"ERROR: {error}", file=sys.stderr)
-        return error.exit_code
-    return 0
-
+if __package__:
+    from .cli import main
+else:  # run as a folder: sys.path[0] is this folder; import the package from src/ instead
+    here = Path(__file__).resolve().parent
+    sys.path[0] = str(here.parent)
+    importlib.import_module(f"{here.name}.environment").ensure(here.parent.parent)
+    main = importlib.import_module(f"{here.name}.cli").main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -49,3 +49,12 @@ def verify(lock: Path = LOCK, saved: Path = SNAPSHOT) -> str:
             f"{lock}` and commit it"
         )
     return f"{lock} is unchanged: the pipeline reproduces the committed results"
+
+
+def snapshot_main(argv: list[str]) -> None:
+    snapshot()
+    print(f"remembered {LOCK} as it is before the run")
+
+
+def verify_main(argv: list[str]) -> None:
+    print(verify())

@@ -1,7 +1,12 @@
-"""Typed view of params.yaml: a missing, misspelled or ill-typed key fails naming the key."""
+"""Typed view of params.yaml: a missing, misspelled or ill-typed key fails naming the key.
 
+A stage you add keeps its parameters in a section named after it, checked by a model the
+stage defines itself: `load_params().section("select", SelectParams)`.
+"""
+
+import pkgutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -52,7 +57,13 @@ class MonitorParams(Section):
     min_rows: int = Field(default=100, ge=1)
 
 
+S = TypeVar("S", bound=BaseModel)
+
+
 class Params(Section):
+    # Sections beyond these belong to added stages, which check them (load_params).
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     task: Task
     data: DataParams
     split: SplitParams
@@ -60,6 +71,30 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     deploy: DeployParams
     monitor: MonitorParams = MonitorParams()
+
+    def section(self, name: str, model: type[S]) -> S:
+        """An added stage's own section, checked by the stage's model (absent: its defaults)."""
+        try:
+            return model.model_validate((self.model_extra or {}).get(name, {}))
+        except ValidationError as error:
+            raise PipelineError(
+                f"params.yaml has invalid parameters:\n{problems(error, name)}"
+            ) from error
+
+
+def problems(error: ValidationError, prefix: str = "") -> str:
+    """One line per bad key, with its full dotted name."""
+    return "\n".join(
+        f"  {'.'.join(str(part) for part in (prefix, *problem['loc']) if part != '')}: "
+        f"{problem['msg']}"
+        for problem in error.errors()
+    )
+
+
+def stage_names() -> set[str]:
+    """The stages: one module each in stages/ (named without importing them)."""
+    stages = Path(__file__).parent / "stages"
+    return {module.name for module in pkgutil.iter_modules([str(stages)])}
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:
@@ -70,10 +105,13 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     except (OSError, yaml.YAMLError) as error:
         raise PipelineError(f"cannot read {path}: {error}") from error
     try:
-        return Params.model_validate(raw or {})
+        params = Params.model_validate(raw or {})
     except ValidationError as error:
-        lines = [
-            f"  {'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors()
-        ]
-        raise PipelineError(f"{path} has invalid parameters:\n" + "\n".join(lines)) from error
+        raise PipelineError(f"{path} has invalid parameters:\n{problems(error)}") from error
+    unknown = sorted(set(params.model_extra or {}) - stage_names())
+    if unknown:
+        raise PipelineError(
+            f"{path} has section(s) no stage reads: {', '.join(unknown)} - fix the name, or "
+            "add the stage that reads it as stages/<name>.py"
+        )
+    return params

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from starlette.routing import Route
 
-from ..registry import Registry, RegistryError
+from ..deploy.registry import Registry, RegistryError
 from .batching import MicroBatcher
 from .holder import ModelHolder, Served
 from .inputs import InputError

@@ -8,7 +8,7 @@ a busy one waits at most `wait` seconds to fill a batch of up to `max_rows` rows
 import asyncio
 from dataclasses import dataclass, field
 
-from ..bundle import outputs
+from ..deploy.bundle import outputs
 from .holder import Served
 
 

@@ -8,8 +8,8 @@ A version that fails a check is refused and logged, and the old model keeps serv
 import logging
 import threading
 
-from ..bundle import Loaded, check_and_load
-from ..registry import Registry
+from ..deploy.bundle import Loaded, check_and_load
+from ..deploy.registry import Registry
 from .inputs import FeatureSchema
 
 log = logging.getLogger(__name__)

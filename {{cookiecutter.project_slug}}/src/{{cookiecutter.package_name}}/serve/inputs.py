@@ -4,7 +4,7 @@ import math
 
 import pandas as pd
 
-from ..features import frame_from_rows
+from ..deploy.bundle import frame_from_rows
 
 
 class InputError(ValueError):

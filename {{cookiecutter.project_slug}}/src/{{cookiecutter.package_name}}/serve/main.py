@@ -12,8 +12,9 @@ from .settings import Settings
 GIL_SWITCH_INTERVAL = 0.001
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
     settings = Settings()
+    settings.check_model_name()
     settings.check_exposure()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)

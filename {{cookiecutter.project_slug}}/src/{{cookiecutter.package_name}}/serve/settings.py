@@ -1,18 +1,29 @@
 """Runtime settings of the server, from environment variables (SERVE_*, MODEL_REGISTRY)."""
 
 import ipaddress
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..params import load_params
+
 PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "secret", "token", "admin"}
+
+
+def model_name_in_params() -> str:
+    """deploy.model_name from params.yaml when the server runs in the project folder (a
+    container without it sets SERVE_MODEL_NAME)."""
+    if not Path("params.yaml").exists():
+        return ""
+    return load_params().deploy.model_name
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SERVE_", extra="ignore")
 
     registry: str = Field("registry", validation_alias="MODEL_REGISTRY")
-    model_name: str = "{{ cookiecutter.project_slug }}"
+    model_name: str = Field(default_factory=model_name_in_params)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     admin_token: str = ""
@@ -22,6 +33,13 @@ class Settings(BaseSettings):
     batch_max_rows: int = Field(2048, ge=1)
     prediction_log: str = Field("", description="folder for prediction logs; empty: off")
     prediction_log_max_mb: float = Field(100, gt=0, description="bound on the logs' total size")
+
+    def check_model_name(self) -> None:
+        if not self.model_name:
+            raise SystemExit(
+                "ERROR: no model name - set SERVE_MODEL_NAME, or start the server in the project "
+                "folder, where params.yaml names it (deploy.model_name)"
+            )
 
     def check_exposure(self) -> None:
         """Refuse to listen beyond loopback without a real admin token."""

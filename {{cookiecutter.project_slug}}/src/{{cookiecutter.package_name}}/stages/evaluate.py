@@ -9,9 +9,10 @@ import joblib
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ..data import features_and_target, read_table
-from ..metrics import classification_report, importance_table, regression_report
 from ..params import Params, load_params
+from ..pipeline.data import features_and_target, read_table
+from ..pipeline.features import model_inputs
+from ..pipeline.metrics import classification_report, importance_table, regression_report
 
 log = logging.getLogger(__name__)
 DIGITS = 6  # enough for any comparison, short enough to read in `dvc metrics diff`
@@ -22,6 +23,7 @@ def evaluate(
 ) -> tuple[dict, dict[str, pd.DataFrame]]:
     """Return the metrics and the plot tables, keyed by file name."""
     features, actual = features_and_target(test, params.data.target)
+    features = model_inputs(model, features)
     report = classification_report if params.task == "classification" else regression_report
     scores, plots = report(model, features, actual)
     settings = params.evaluate

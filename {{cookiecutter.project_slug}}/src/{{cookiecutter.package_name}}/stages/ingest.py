@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data import load_source, write_table
-from ..params import load_params
+from ..params import Params, load_params
+from ..pipeline.data import load_source, write_table
 
 log = logging.getLogger(__name__)
 # dvc.yaml lists this folder as a dependency, so changes to files in it rerun the pipeline.
 TRACKED_FOLDER = Path("data/external")
 
 
-def ingest(source: str) -> pd.DataFrame:
-    """Load the dataset, with every column name a string."""
+def ingest(params: Params) -> pd.DataFrame:
+    """Load the dataset data.source names, with every column name a string."""
+    source = params.data.source
     frame = load_source(source)
     local = "://" not in source and not source.startswith("sklearn:")
     if local and TRACKED_FOLDER.resolve() not in Path(source).resolve().parents:
@@ -33,6 +34,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="Parquet file to write")
     args = parser.parse_args(argv)
     params = load_params()
-    frame = ingest(params.data.source)
+    frame = ingest(params)
     write_table(frame, args.out)
     log.info("ingested %d rows x %d columns from %s", *frame.shape, params.data.source)

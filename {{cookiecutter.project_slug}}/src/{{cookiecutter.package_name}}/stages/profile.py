@@ -12,22 +12,26 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
-from ..data import features_and_target, read_table
-from ..drift import categorical_summary, numeric_summary
-from ..features import column_kinds
-from ..params import load_params
+from ..params import Params, load_params
+from ..pipeline.data import features_and_target, read_table
+from ..pipeline.features import column_kinds, model_inputs
+from ..pipeline.profiling import categorical_summary, numeric_summary
 
 log = logging.getLogger(__name__)
 
 
-def profile(train: pd.DataFrame, target: str, predictions: pd.Series, task: str) -> dict:
-    """Summarise every feature column of the training rows, and the test predictions."""
-    features = train.drop(columns=[target])
+def profile(model: Pipeline, train: pd.DataFrame, test: pd.DataFrame, params: Params) -> dict:
+    """Summarise the model's input columns in the training rows, and its test predictions."""
+    target = params.data.target
+    features = model_inputs(model, train)
     kinds = column_kinds(features)
     columns = {name: numeric_summary(features[name]) for name in kinds.numeric}
     columns |= {name: categorical_summary(features[name]) for name in kinds.categorical}
-    if task == "classification":
+    test_features, _ = features_and_target(test, target)
+    predictions = pd.Series(model.predict(model_inputs(model, test_features)))
+    if params.task == "classification":
         predicted = categorical_summary(predictions.astype(str))
     else:
         predicted = numeric_summary(predictions.astype(float))
@@ -47,9 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="reference profile (JSON)")
     args = parser.parse_args(argv)
     params = load_params()
-    test_features, _ = features_and_target(read_table(args.test), params.data.target)
-    predictions = pd.Series(joblib.load(args.model).predict(test_features))
-    reference = profile(read_table(args.train), params.data.target, predictions, params.task)
+    model = joblib.load(args.model)
+    reference = profile(model, read_table(args.train), read_table(args.test), params)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(reference, indent=2) + "\n")
     log.info("profiled %d features of %d rows", len(reference["features"]), reference["rows"])

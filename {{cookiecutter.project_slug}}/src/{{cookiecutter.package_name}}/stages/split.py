@@ -7,18 +7,17 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from ..data import read_table, write_table
 from ..errors import PipelineError
-from ..params import load_params
+from ..params import Params, load_params
+from ..pipeline.data import read_table, write_table
 
 log = logging.getLogger(__name__)
 
 
-def split(
-    frame: pd.DataFrame, target: str, task: str, test_size: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out test_size of the rows; the same seed gives the same rows."""
-    stratify = frame[target] if task == "classification" else None
+def split(frame: pd.DataFrame, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out split.test_size of the rows; the same seed gives the same rows."""
+    stratify = frame[params.data.target] if params.task == "classification" else None
+    test_size, seed = params.split.test_size, params.split.seed
     try:
         train, test = train_test_split(
             frame, test_size=test_size, random_state=seed, stratify=stratify
@@ -37,13 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test", type=Path, required=True, help="test rows to write")
     args = parser.parse_args(argv)
     params = load_params()
-    train, test = split(
-        read_table(args.data),
-        params.data.target,
-        params.task,
-        params.split.test_size,
-        params.split.seed,
-    )
+    train, test = split(read_table(args.data), params)
     write_table(train, args.train)
     write_table(test, args.test)
     log.info("split into %d training and %d test rows", len(train), len(test))

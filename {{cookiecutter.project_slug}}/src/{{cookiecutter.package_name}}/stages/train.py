@@ -6,12 +6,13 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
+from joblib import parallel_config
 from sklearn.pipeline import Pipeline
 
-from ..data import features_and_target, read_table
 from ..errors import PipelineError
-from ..model import build_model
 from ..params import Params, load_params
+from ..pipeline.data import features_and_target, read_table
+from ..pipeline.model import build_model
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,9 @@ def train(frame: pd.DataFrame, params: Params) -> Pipeline:
     settings = params.train
     model = build_model(features, params.task, settings.estimator, settings.params, settings.seed)
     try:
-        return model.fit(features, target)
+        # Every core: a forest's trees are seeded up front, so the model is the same on any count.
+        with parallel_config(n_jobs=-1):
+            return model.fit(features, target)
     except ValueError as error:
         raise PipelineError(
             f"training {settings.estimator} failed: {error} - check train.params in params.yaml"

@@ -9,23 +9,23 @@ import pandas as pd
 import pandera.pandas as pa
 from pandas.api import types
 
-from ..data import read_table, write_table
 from ..errors import PipelineError
-from ..features import column_kinds
-from ..params import load_params
-from ..schema import enforce, infer_schema, load_schema, save_schema
+from ..params import Params, load_params
+from ..pipeline.data import read_table, write_table
+from ..pipeline.features import column_kinds
+from ..pipeline.schema import enforce, infer_schema, load_schema, save_schema
 
 log = logging.getLogger(__name__)
 
 
 def validate(
-    frame: pd.DataFrame,
-    target: str,
-    task: str,
-    schema: pa.DataFrameSchema | None,
-    schema_path: Path,
+    frame: pd.DataFrame, schema: pa.DataFrameSchema | None, schema_path: Path, params: Params
 ) -> tuple[pd.DataFrame, dict]:
-    """Return the rows fit for training and a report; raise PipelineError naming the problem."""
+    """Return the rows fit for training and a report; raise PipelineError naming the problem.
+
+    Without a schema (the first run) only the target and the column kinds are checked.
+    """
+    target, task = params.data.target, params.task
     if target not in frame.columns:
         raise PipelineError(
             f"data.target {target!r} is not a column of the data - set data.target in "
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     frame = read_table(args.data)
     schema = load_schema(args.schema, params.data.source)
-    valid, report = validate(frame, params.data.target, params.task, schema, args.schema)
+    valid, report = validate(frame, schema, args.schema, params)
     if schema is None:
         save_schema(infer_schema(valid, params.data.target), params.data.source, args.schema)
         log.warning(

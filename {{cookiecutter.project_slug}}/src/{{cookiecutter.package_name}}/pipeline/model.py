@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .errors import PipelineError
+from ..errors import PipelineError
 from .features import column_kinds
 
 ESTIMATORS: dict[str, dict[str, type]] = {

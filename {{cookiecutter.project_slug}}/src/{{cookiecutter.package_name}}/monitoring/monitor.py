@@ -14,12 +14,14 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from . import drift, driftreport
-from .bundle import PROFILE_FILE, check_and_load
-from .deploy import MODEL, PROFILE, registry
-from .errors import PipelineError, UnusableInput
-from .features import prepare
-from .params import Params, load_params
+from ..deploy.bundle import PROFILE_FILE, check_and_load
+from ..deploy.release import registry
+from ..errors import PipelineError, UnusableInput
+from ..params import Params, load_params
+from ..pipeline.features import prepare
+from ..products import product
+from . import drift
+from . import report as driftreport
 
 log = logging.getLogger(__name__)
 LOG_PATTERN = "predictions*.jsonl"  # the server's prediction logs (serve/predictionlog.py)
@@ -76,10 +78,12 @@ def reference(params: Params) -> tuple[dict, object, str]:
         loaded = check_and_load(manifest, files)
         profile = json.loads(files[PROFILE_FILE])
         return profile, loaded.model, f"production version {current} ({store.location})"
-    if not PROFILE.exists():
-        raise PipelineError(f"no model deployed and no {PROFILE} - run `make repro` first")
-    profile = json.loads(PROFILE.read_text())
-    return profile, joblib.load(MODEL), f"the workspace's {PROFILE} (nothing deployed yet)"
+    profile_file = product("profile")
+    if not profile_file.exists():
+        raise PipelineError(f"no model deployed and no {profile_file} - run `make repro` first")
+    profile = json.loads(profile_file.read_text())
+    model = joblib.load(product("model"))
+    return profile, model, f"the workspace's {profile_file} (nothing deployed yet)"
 
 
 def check_columns(frame: pd.DataFrame, profile: dict) -> None:

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types
 
+from ..errors import PipelineError
+
 
 class ColumnKinds(NamedTuple):
     numeric: list[str]
@@ -46,13 +48,17 @@ def prepare(features: pd.DataFrame) -> pd.DataFrame:
     return features.assign(**converted)
 
 
-def frame_from_rows(rows: list[tuple], names: list[str], numeric: set[str]) -> pd.DataFrame:
-    """Request rows as the model's input, in the form `prepare` gives training data:
-    numbers as floats and text as objects, NaN for null in both."""
-    data = {}
-    for name, values in zip(names, zip(*rows, strict=True), strict=True):
-        if name in numeric:
-            data[name] = np.array(values, dtype=np.float64)  # None becomes NaN
-        else:
-            data[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
-    return pd.DataFrame(data, columns=names)
+def model_inputs(model, frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns the fitted model consumes, in training order.
+
+    A stage before train may drop or add columns: the profile, the deployed bundle and the
+    server follow the model, not whichever table is at hand.
+    """
+    names = [str(name) for name in model.feature_names_in_]
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise PipelineError(
+            f"the model needs column(s) the data lacks: {', '.join(missing[:10])} - rerun the "
+            "pipeline (`make repro`) so the model and its data match"
+        )
+    return frame[names]

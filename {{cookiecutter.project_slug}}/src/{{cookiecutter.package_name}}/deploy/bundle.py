@@ -16,8 +16,8 @@ import sklearn
 import skops.io as sio
 from sklearn.pipeline import Pipeline
 
-from .errors import PipelineError
-from .features import column_kinds, frame_from_rows
+from ..errors import PipelineError
+from ..pipeline.features import column_kinds
 
 MODEL_FILE = "model.skops"
 PROFILE_FILE = "reference_profile.json"
@@ -50,6 +50,18 @@ def feature_schema(model: Pipeline, features: pd.DataFrame, profile: dict) -> li
             entry["categories"] = sorted(str(v) for v in known[name] if isinstance(v, str))
         schema.append(entry)
     return schema
+
+
+def frame_from_rows(rows: list[tuple], names: list[str], numeric: set[str]) -> pd.DataFrame:
+    """Request rows as the model's input, in the form `prepare` gives training data:
+    numbers as floats and text as objects, NaN for null in both."""
+    data = {}
+    for name, values in zip(names, zip(*rows, strict=True), strict=True):
+        if name in numeric:
+            data[name] = np.array(values, dtype=np.float64)  # None becomes NaN
+        else:
+            data[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
+    return pd.DataFrame(data, columns=names)
 
 
 def records(frame: pd.DataFrame) -> list[dict]:

@@ -16,10 +16,10 @@ from pathlib import Path
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from .errors import PipelineError
+from ..errors import PipelineError
 
 MANIFEST = "manifest.json"
-VERSION = re.compile(r"^(\d{4,})-([0-9a-z]+)$")
+VERSION = re.compile(r"^(\d{4,})-([0-9a-z]+(?:-dirty)?)$")  # number, commit, -dirty
 
 
 class RegistryError(PipelineError):

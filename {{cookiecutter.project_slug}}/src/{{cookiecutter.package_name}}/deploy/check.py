@@ -1,5 +1,6 @@
 """`make ci`'s deploy check: deploy to a throwaway registry, serve it, ask for one prediction."""
 
+import importlib.util
 import json
 import os
 import socket
@@ -9,15 +10,15 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-from . import deploy
+from ..errors import PipelineError
+from ..params import load_params
+from . import release
 from .bundle import check_and_load
-from .errors import PipelineError
-from .params import load_params
 from .registry import Registry
 
 READY_TIMEOUT = 60.0
+PACKAGE = __package__.partition(".")[0]
 
 
 def free_port() -> int:
@@ -42,11 +43,11 @@ def serve_and_predict(registry: str, manifest: dict) -> str:
     env = {
         **os.environ,
         "MODEL_REGISTRY": registry,
+        "SERVE_MODEL_NAME": manifest["name"],
         "SERVE_PORT": str(port),
         "SERVE_HOST": "127.0.0.1",
     }
-    package = __package__
-    server = subprocess.Popen([sys.executable, "-m", package, "serve"], env=env)
+    server = subprocess.Popen([sys.executable, "-m", PACKAGE, "serve"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -69,15 +70,16 @@ def serve_and_predict(registry: str, manifest: dict) -> str:
         server.wait(timeout=30)
 
 
-def main() -> str:
+def main(argv: list[str]) -> None:
     params = load_params()
     with tempfile.TemporaryDirectory(prefix="deploy-check-") as scratch:
         os.environ["MODEL_REGISTRY"] = scratch
-        print(deploy.deploy())
+        print(release.deploy())
         store = Registry(scratch, params.deploy.model_name)
         manifest = store.manifest(store.current())
-        if not (Path(__file__).parent / "serve").is_dir():
+        if importlib.util.find_spec(f"{PACKAGE}.serve") is None:  # baked with serving=none
             files = {name: store.read(manifest["version"], name) for name in manifest["sha256"]}
             version = check_and_load(manifest, files).version
-            return f"deploy check passed: version {version} loads and passes its checks"
-        return serve_and_predict(scratch, manifest)
+            print(f"deploy check passed: version {version} loads and passes its checks")
+        else:
+            print(serve_and_predict(scratch, manifest))

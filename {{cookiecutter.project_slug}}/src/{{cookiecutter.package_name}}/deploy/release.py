@@ -9,18 +9,16 @@ from pathlib import Path
 import joblib
 import yaml
 
+from ..errors import PipelineError
+from ..params import Params, load_params
+from ..pipeline.data import features_and_target, read_table
+from ..pipeline.features import model_inputs
+from ..products import product
 from . import bundle
-from .data import features_and_target, read_table
-from .errors import PipelineError
-from .params import Params, load_params
 from .registry import Registry
 
 log = logging.getLogger(__name__)
 LOWER_IS_BETTER = {"rmse", "mae"}
-MODEL = Path("models/model.joblib")
-PROFILE = Path("models/reference_profile.json")
-METRICS = Path("reports/metrics.json")
-TEST = Path("data/processed/test.parquet")
 
 
 def registry(params: Params) -> Registry:
@@ -33,7 +31,7 @@ def gate(metrics: dict, params: Params, production: dict | None) -> str:
     rules = params.deploy
     if rules.metric not in metrics:
         raise PipelineError(
-            f"deploy.metric {rules.metric!r} is not in {METRICS}: {', '.join(metrics)}"
+            f"deploy.metric {rules.metric!r} is not among the metrics: {', '.join(metrics)}"
         )
     score = metrics[rules.metric]
     sign = -1 if rules.metric in LOWER_IS_BETTER else 1
@@ -53,17 +51,24 @@ def gate(metrics: dict, params: Params, production: dict | None) -> str:
 
 
 def git_commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return result.stdout.strip() if result.returncode == 0 else "nogit"
+    """The commit the workspace is at, with -dirty when tracked or new files differ from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return "nogit"
+    status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True)
+    return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
 
 
 def data_hash() -> str | None:
     """The DVC hash of the ingested data, from dvc.lock."""
-    lock = Path("dvc.lock")
+    lock, raw = Path("dvc.lock"), product("raw").as_posix()
     if not lock.exists():
         return None
-    outs = yaml.safe_load(lock.read_text())["stages"].get("ingest", {}).get("outs", [])
-    return outs[0].get("md5") if outs else None
+    for stage in (yaml.safe_load(lock.read_text()) or {}).get("stages", {}).values():
+        for out in stage.get("outs", []):
+            if out.get("path") == raw:
+                return out.get("md5")
+    return None
 
 
 def deploy() -> str:
@@ -72,21 +77,30 @@ def deploy() -> str:
     store = registry(params)
     current = store.current()
     production = store.manifest(current) if current else None
-    metrics = json.loads(METRICS.read_text())
-    source = bundle.sha256(MODEL.read_bytes())
+    model_file = product("model")
+    metrics = json.loads(product("metrics").read_text())
+    source = bundle.sha256(model_file.read_bytes())
     if production and production.get("source_sha256") == source:
         return f"model unchanged: version {current} already serves it, nothing deployed"
     log.info(gate(metrics, params, production))
-    test_features, _ = features_and_target(read_table(TEST), params.data.target)
+    commit = git_commit()
+    if commit.endswith("-dirty"):
+        log.warning(
+            "the workspace has uncommitted changes: the version is marked -dirty, as no commit "
+            "holds the code and data that made it - commit, then `make deploy`, to avoid that"
+        )
+    model = joblib.load(model_file)
+    test_features, _ = features_and_target(read_table(product("test")), params.data.target)
     facts = {
         "source_sha256": source,
         "metrics": metrics,
         "params": params.model_dump(),
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "data_md5": data_hash(),
     }
-    files, manifest = bundle.build(joblib.load(MODEL), test_features, PROFILE.read_bytes(), facts)
-    version = store.publish(files, manifest, facts["git_commit"])
+    profile = product("profile").read_bytes()
+    files, manifest = bundle.build(model, model_inputs(model, test_features), profile, facts)
+    version = store.publish(files, manifest, commit)
     store.promote(version)
     return f"deployed version {version} to {store.location}"
 
@@ -111,3 +125,15 @@ def models() -> str:
             f"{'*' if version == current else ' '} {version}  {manifest['created']}  {scores}"
         )
     return "\n".join(lines) or f"no versions in {store.location} yet - run `make deploy`"
+
+
+def deploy_main(argv: list[str]) -> None:
+    print(deploy())
+
+
+def rollback_main(argv: list[str]) -> None:
+    print(rollback())
+
+
+def models_main(argv: list[str]) -> None:
+    print(models())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import PipelineError
+from ..errors import PipelineError
 from .features import prepare
 
 # Datasets that ship inside scikit-learn (so the default pipeline needs no download), with

@@ -10,7 +10,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from .errors import PipelineError
+from ..errors import PipelineError
 
 # Inferred bounds reach one observed range (max - min) beyond the observed min and max:
 # wide enough for data that drifts (the monitor's business, not a reason to stop

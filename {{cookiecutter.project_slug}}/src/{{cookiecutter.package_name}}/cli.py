@@ -1,0 +1,69 @@
+"""One command line for the project: `python -m <package> <command> [options]`.
+
+The pipeline's stages are the modules in stages/, found when the command line starts, so
+a new stage needs no entry here. Every command takes its arguments and prints (or logs)
+what it has to say; the functions behind it return values and print nothing.
+"""
+
+import importlib
+import logging
+import pkgutil
+import sys
+
+from . import stages
+from .errors import PipelineError
+
+# The commands besides the stages: name -> ("module:function", what it does).
+COMMANDS = {
+    "inputs": ("inputs:main", "fetch the DVC-tracked inputs missing here from the DVC remote"),
+    "snapshot-lock": ("lockcheck:snapshot_main", "remember dvc.lock before a run"),
+    "verify": ("lockcheck:verify_main", "fail if the run changed dvc.lock"),
+    "deploy": ("deploy.release:deploy_main", "gate, publish and promote the model"),
+    "rollback": ("deploy.release:rollback_main", "promote the previous version"),
+    "models": ("deploy.release:models_main", "list the versions, the current one marked *"),
+    "deploy-check": ("deploy.check:main", "deploy to a throwaway registry, serve, predict once"),
+    "compare": ("compare:main", "report metrics, params and plots against a git revision"),
+    "monitor": ("monitoring.monitor:main", "check a batch for drift: exit 0, 1 drift, 2 unusable"),
+{%- if cookiecutter.serving == "fastapi" %}
+    "serve": ("serve.main:main", "run the REST server (settings from SERVE_* variables)"),
+{%- endif %}
+}
+
+
+def stage_names() -> list[str]:
+    """The pipeline's stages: one module each in stages/."""
+    return sorted(m.name for m in pkgutil.iter_modules(stages.__path__) if not m.ispkg)
+
+
+def usage() -> str:
+    lines = [f"usage: python -m {__package__} <command> [options]", ""]
+    lines.append(f"pipeline stages (run by `dvc repro`, see dvc.yaml): {', '.join(stage_names())}")
+    lines += [f"{name:<14} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def run(command: str, argv: list[str]) -> None:
+    """Run one command with its arguments."""
+    if command in stage_names():
+        importlib.import_module(f"{__package__}.stages.{command}").main(argv)
+    elif command in COMMANDS:
+        module, function = COMMANDS[command][0].split(":")
+        getattr(importlib.import_module(f"{__package__}.{module}"), function)(argv)
+    else:
+        print(usage(), file=sys.stderr)
+        raise SystemExit(0 if command in ("-h", "--help") else 2)
+
+
+def main() -> int:
+    # Our own progress at INFO; libraries (cloud SDKs log every HTTP call) only from WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger(__package__).setLevel(logging.INFO)
+    if len(sys.argv) < 2:
+        print(usage(), file=sys.stderr)
+        return 2
+    try:
+        run(sys.argv[1], sys.argv[2:])
+    except PipelineError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0

@@ -1,0 +1,1 @@
+"""Publish, promote and roll back model versions: the registry, the bundle and its checks."""

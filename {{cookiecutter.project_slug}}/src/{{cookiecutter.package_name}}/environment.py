@@ -1,0 +1,28 @@
+"""Run in the project's environment, even when `dvc repro` was started outside it."""
+
+import importlib.metadata
+import os
+import sys
+from pathlib import Path
+
+DISTRIBUTION = "{{ cookiecutter.project_slug }}"
+RESTARTED = "{{ cookiecutter.package_name | upper }}_RESTARTED"  # set once, so it never loops
+
+
+def ensure(root: Path) -> None:
+    """Return if this Python has the project installed; else restart the command with the
+    project's .venv Python, or stop with a line saying how to create it."""
+    try:
+        importlib.metadata.distribution(DISTRIBUTION)
+        return
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    scripts = "Scripts" if os.name == "nt" else "bin"
+    python = root / ".venv" / scripts / ("python.exe" if os.name == "nt" else "python")
+    if python.exists() and not os.environ.get(RESTARTED):
+        os.environ[RESTARTED] = "1"
+        os.execv(python, [str(python), *sys.argv])
+    sys.exit(
+        f"ERROR: {sys.executable} does not have {DISTRIBUTION} installed - run `make install` "
+        "once, then `make repro` (or `source .venv/bin/activate` and `dvc repro`)"
+    )

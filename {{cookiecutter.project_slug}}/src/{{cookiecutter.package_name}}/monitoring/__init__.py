@@ -1,0 +1,1 @@
+"""Drift monitoring: compare batches of data with the reference profile of a model version."""
