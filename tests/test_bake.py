@@ -159,7 +159,7 @@ def test_pipeline_declares_code_inputs_params_outputs(project: Path, case: str) 
     variables = {key: value for entry in pipeline["vars"] for key, value in entry.items()}
     assert variables["pkg"] == f"src/{package}"
     for name, stage in pipeline["stages"].items():
-        assert stage["cmd"].startswith(f"python ${{pkg}} {name} ")
+        assert stage["cmd"].startswith(f"python3 ${{pkg}} {name} ")
         assert any(dep.endswith(f"stages/{name}.py") for dep in stage["deps"])
         assert stage["params"] and (stage.get("outs") or stage.get("metrics"))
         for dep in (dep for dep in stage["deps"] if dep.startswith("${pkg}/")):

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, Field
 
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.params import load_params
@@ -26,3 +27,25 @@ def test_unknown_estimator_is_named(tmp_path: Path) -> None:
     (tmp_path / "params.yaml").write_text(text)
     with pytest.raises(PipelineError, match=r"train\.estimator"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_a_section_no_stage_reads_is_named(tmp_path: Path) -> None:
+    """A misspelled section is refused, since no module in stages/ carries its name."""
+    text = Path("params.yaml").read_text() + "\nevalute:\n  importance_repeats: 2\n"
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(PipelineError, match="no stage reads: evalute"):
+        load_params(tmp_path / "params.yaml")
+
+
+class IngestExtras(BaseModel):
+    chunk_rows: int = Field(default=1000, ge=1)
+
+
+def test_an_added_stage_checks_its_own_section(tmp_path: Path) -> None:
+    """A stage's section is read through the stage's model; a bad value names its key."""
+    text = Path("params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(text + "\ningest:\n  chunk_rows: 50\n")
+    assert load_params(tmp_path / "params.yaml").section("ingest", IngestExtras).chunk_rows == 50
+    (tmp_path / "params.yaml").write_text(text + "\ningest:\n  chunk_rows: 0\n")
+    with pytest.raises(PipelineError, match=r"ingest\.chunk_rows"):
+        load_params(tmp_path / "params.yaml").section("ingest", IngestExtras)

@@ -31,7 +31,7 @@ def stage_commands(root: Path) -> list[tuple[str, list[str]]]:
     commands = []
     for stage in reversed(list(nx.topological_sort(graph))):
         words = shlex.split(stage.cmd)
-        assert words[0] == "python", f"stage {stage.addressing} does not run `python ...`"
+        assert words[0] in ("python", "python3"), f"{stage.addressing} does not run python"
         start = 3 if words[1] == "-m" else 2  # `python -m <package>` or `python src/<package>`
         commands.append((words[start], words[start + 1 :]))
     return commands

@@ -1,4 +1,6 @@
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -7,7 +9,7 @@ import pytest
 from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.bundle import BundleError, check_and_load
 from {{ cookiecutter.package_name }}.deploy.registry import Registry, RegistryError
-from {{ cookiecutter.package_name }}.deploy.release import gate
+from {{ cookiecutter.package_name }}.deploy.release import gate, git_commit
 from {{ cookiecutter.package_name }}.errors import PipelineError
 
 from .conftest import make_params, publish_tiny
@@ -127,3 +129,21 @@ def test_gate_allows_within_tolerance() -> None:
     params = make_params()
     production = {"version": "0001-x", "metrics": {"accuracy": 0.9}}
     assert "gate passed" in gate({"accuracy": 0.9}, params, production)
+
+
+def test_a_version_from_uncommitted_work_is_marked_dirty(
+    tmp_path: Path, monkeypatch, registry: Registry, mixed_frame: pd.DataFrame
+) -> None:
+    """The version id names the commit, and says -dirty when the workspace differs from it."""
+    monkeypatch.chdir(tmp_path)
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q"], check=True)
+    Path("params.yaml").write_text("task: classification\n")
+    subprocess.run(["git", "add", "params.yaml"], check=True)
+    subprocess.run(["git", *identity, "commit", "-qm", "first"], check=True)
+    clean = git_commit()
+    assert re.fullmatch(r"[0-9a-f]{7,}", clean)
+    Path("params.yaml").write_text("task: regression\n")
+    assert git_commit() == f"{clean}-dirty"
+    version = registry.publish({}, {"metrics": {}}, git_commit())
+    assert version == f"0001-{clean}-dirty" and registry.versions() == [version]

@@ -41,12 +41,22 @@ def remote() -> str:
     """The default remote as `'name' (url)`, for messages."""
     name = dvc("remote", "default").stdout.strip()
     if not name:
-        return "(none configured: add one with `dvc remote add -d storage <url>`)"
-    for line in dvc("remote", "list").stdout.splitlines():
-        listed, _, url = line.partition("\t")
-        if listed.strip() == name:
-            return f"{name!r} ({url.strip()})"
+        return "(none is configured: `dvc remote add -d storage <url>`)"
+    for line in dvc("remote", "list").stdout.splitlines():  # name, url, maybe (default)
+        words = line.split()
+        if len(words) >= 2 and words[0] == name:
+            return f"{name!r} ({words[1]})"
     return repr(name)
+
+
+def reason(pulled: subprocess.CompletedProcess) -> str:
+    """Why `dvc pull` did not bring the files, in DVC's words where it has some."""
+    if "do not exist neither locally nor on remote" in pulled.stderr:
+        return "the remote does not hold them"
+    errors = [line for line in pulled.stderr.splitlines() if line.startswith("ERROR:")]
+    if errors:
+        return errors[0].removeprefix("ERROR:").strip()
+    return f"`dvc pull` exited {pulled.returncode}"
 
 
 def fetch() -> str:
@@ -57,16 +67,14 @@ def fetch() -> str:
     }
     missing = {dvc_file: paths for dvc_file, paths in missing.items() if paths}
     if not missing:
-        return f"{len(tracked)} DVC-tracked input(s) present: nothing to fetch"
+        return f"{len(tracked)} DVC-tracked input(s) here: nothing to fetch"
     pulled = dvc("pull", *map(str, missing))
     still = [path for paths in missing.values() for path in paths if not path.exists()]
     if pulled.returncode != 0 or still:
-        lines = [line for line in (pulled.stderr + pulled.stdout).splitlines() if line.strip()]
-        reason = lines[-1].strip() if lines else f"dvc pull exited {pulled.returncode}"
         files = ", ".join(str(path) for path in still or chain(*missing.values()))
         raise PipelineError(
-            f"cannot get {files} from the DVC remote {remote()}: {reason} - run `make push` "
-            "where the data is, and give CI the remote's credentials (README: CI/CD); a "
+            f"cannot get {files} from the DVC remote {remote()}: {reason(pulled)} - run `make "
+            "push` where the data is, and give CI the remote's credentials (README: CI/CD); a "
             "pull request from a fork gets no secrets, so run it from a branch of this repository"
         )
     return f"fetched {sum(len(paths) for paths in missing.values())} DVC-tracked input(s)"
