@@ -324,3 +324,72 @@ def test_ci_does_its_work_through_make_targets(project: Path, case: str) -> None
         if line.startswith("make "):
             for target in re.findall(r"(?<= )[a-z-]+(?= |$)", line):
                 assert re.search(rf"^{target}:", makefile, re.M), f"no make target {target!r}"
+
+
+# What reaches the DVC remote: env names, secrets and variables, key steps, key plumbing.
+NOT_REMOTE = {"MODEL_REGISTRY", "RETRAIN_TOKEN", "AZURE_DEVOPS_EXT_PAT", "GITLAB_API_TOKEN"}
+KEY_TASKS = ("DownloadSecureFile@", "InstallSSHKey@")
+
+
+def ci_jobs(provider: str, config: dict) -> dict[str, dict]:
+    if provider == "github":
+        return config["jobs"]
+    if provider == "gitlab":
+        return {k: v for k, v in config.items() if isinstance(v, dict) and "script" in v}
+    jobs = [job for stage in config["stages"] for job in stage["jobs"]]
+    return {job.get("job") or job["deployment"]: job for job in jobs}
+
+
+def job_steps(provider: str, job: dict) -> list[dict]:
+    if provider == "github":
+        return [{**step, "script": step["run"]} for step in job["steps"] if "run" in step]
+    if provider == "gitlab":
+        return [{"script": line} for line in job["script"]]
+    return job.get("steps") or job["strategy"]["runOnce"]["deploy"]["steps"]
+
+
+def remote_credentials(provider: str, job: dict) -> set[str]:
+    """What a CI job gives the DVC remote: env names, secrets, variables, key steps."""
+    steps = job_steps(provider, job)
+    if provider == "github":
+        refs = re.findall(r"\$\{\{ *(?:secrets|vars)\.([A-Z_]+)", yaml.safe_dump(job))
+        found = set(job.get("env", {})) | set(refs)
+    elif provider == "gitlab":  # project variables reach every job; keys need installing
+        found = {s["script"] for s in steps if not s["script"].startswith(("make ", "git "))}
+    else:  # secret variables reach only the steps that map them
+        keys = [s for s in steps if s.get("task", "").startswith(KEY_TASKS)]
+        found = {str(s["inputs"]) for s in keys}
+        for step in steps:
+            if re.match(r"make .*\b(ci|inputs|push)\b", step.get("script", "")):
+                found |= set(step.get("env", {}))
+    return found - NOT_REMOTE
+
+
+def test_the_job_that_checks_a_change_gets_deploys_remote_credentials(
+    project: Path, case: str
+) -> None:
+    """It pulls the dvc-added inputs (`make inputs`) from the remote deploy pushes to."""
+    answers = answers_for(case)
+    provider = answers["ci_provider"]
+    if provider == "none":
+        pytest.skip("no CI file in this bake")
+    config = yaml.safe_load((project / CI_FILES[provider]).read_text())
+    jobs = ci_jobs(provider, config)
+    runs = {
+        name: [" ".join(s["script"].split()) for s in job_steps(provider, job) if "script" in s]
+        for name, job in jobs.items()
+    }
+    checks = [name for name, lines in runs.items() if "make ci" in lines]
+    checks += [name for name, lines in runs.items() if any(" verify" in x for x in lines)]
+    assert len(checks) == 1, f"which job checks a change? {checks}"
+    [check] = checks
+    makefile = (project / "Makefile").read_text()
+    pulls = any(re.match(r"make inputs repro\b", line) for line in runs[check])
+    pulls |= "make ci" in runs[check] and bool(re.search(r"^ci:.* inputs ", makefile, re.M))
+    assert pulls, f"{check} does not pull the DVC-tracked inputs: {runs[check]}"
+    [deploy] = [name for name, lines in runs.items() if "make deploy" in lines]
+    needed = remote_credentials(provider, jobs[deploy])
+    if answers["dvc_remote"] in PLUGINS and provider != "gitlab":
+        assert needed, f"found no credentials in {deploy}: teach this test the provider"
+    missing = needed - remote_credentials(provider, jobs[check])
+    assert not missing, f"{check} lacks the remote credentials {sorted(missing)}"
