@@ -27,7 +27,8 @@ def make_params(
     **train,
 ) -> Params:
     """Parameters for the tiny data, with small estimators so tests stay fast."""
-    settings = {"n_estimators": 10} if estimator == "random_forest" else {}
+    settings = {"random_forest": {"n_estimators": 10}, "gradient_boosting": {"max_iter": 20}}
+    settings = settings.get(estimator, {})
     return Params.model_validate(
         {
             "task": task,

@@ -1,7 +1,7 @@
 """`make inputs` against a real DVC remote (a folder): it fetches, or names what is missing."""
 
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,21 +15,27 @@ def git(*args: str, cwd: Path) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-@pytest.fixture
-def clone(tmp_path: Path, monkeypatch) -> Path:
-    """A project whose data/external/rows.csv is dvc-added and pushed, cloned without it."""
-    origin, storage = tmp_path / "origin", tmp_path / "storage"
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory) -> Path:
+    """A project whose data/external/rows.csv is dvc-added and pushed to a folder remote."""
+    origin = tmp_path_factory.mktemp("inputs") / "origin"
     (origin / "data/external").mkdir(parents=True)
     git("init", "-q", "-b", "main", cwd=origin)
     repo = Repo.init(str(origin))
     with repo.config.edit() as config:
         config["core"]["remote"] = "storage"
-        config["remote"]["storage"] = {"url": str(storage)}
+        config["remote"]["storage"] = {"url": str(origin.parent / "storage")}
     (origin / "data/external/rows.csv").write_text("a,b\n1,2\n")
     repo.add(str(origin / "data/external/rows.csv"))
     repo.push()
     git("add", "--all", cwd=origin)
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "data", cwd=origin)
+    return origin
+
+
+@pytest.fixture
+def clone(origin: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A clone of it: the .dvc file without the data."""
     git("clone", "-q", str(origin), str(tmp_path / "clone"), cwd=tmp_path)
     monkeypatch.chdir(tmp_path / "clone")
     return tmp_path / "clone"
@@ -42,10 +48,12 @@ def test_missing_inputs_are_pulled_and_present_ones_left(clone: Path) -> None:
 
 
 def test_an_unreachable_remote_is_named_with_the_files(clone: Path) -> None:
-    shutil.rmtree(clone.parent / "storage")
+    gone = str(clone.parent / "no-storage")
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run([*dvc, "remote", "modify", "--local", "storage", "url", gone], check=True)
     with pytest.raises(PipelineError) as error:
         fetch()
     message = str(error.value)
     assert "cannot get data/external/rows.csv from the DVC remote 'storage'" in message
-    assert str(clone.parent / "storage") in message
+    assert gone in message
     assert not (clone / "data/external/rows.csv").exists()
