@@ -2,6 +2,7 @@
 
 import json
 import keyword
+import os
 import re
 import sys
 from pathlib import Path
@@ -70,13 +71,32 @@ def toml_string_arrays(text: str) -> dict[str, list[str]]:
     return arrays
 
 
+def template_folder(answers: dict) -> Path:
+    """The template's folder. Cookiecutter passes the path as given (`cookiecutter .`), while
+    the hook runs in the new project's folder: a relative path starts where the user ran
+    cookiecutter, which the shell's PWD tells."""
+    given = answers.get("_repo_dir")
+    if not given:  # imported by the tests, not rendered by a bake
+        return Path(__file__).resolve().parent.parent
+    candidates = [Path(given)]
+    if not Path(given).is_absolute():
+        candidates = [Path(os.environ.get("PWD", ".")) / given, Path.cwd() / given]
+    for folder in candidates:
+        if (folder / "cookiecutter.json").is_file():
+            return folder
+    raise SystemExit(
+        f"ERROR: the template folder {given!r} was not found from the hook - "
+        "bake with an absolute path to the template"
+    )
+
+
 def dependencies(answers: dict) -> dict[str, str]:
     """The generated project's direct dependencies for these answers, normalised name: name.
 
     Read from its pyproject.toml rendered as the bake will render it: the project's
     dependencies, every dependency group (dev) and the build backend.
     """
-    template = Path(answers.get("_repo_dir") or Path(__file__).resolve().parent.parent)
+    template = template_folder(answers)
     # Jinja as cookiecutter sets it up for the bake (strict, its extensions); the hook runs on
     # the interpreter that runs cookiecutter, so cookiecutter is importable here.
     environment = StrictEnvironment(context={"cookiecutter": answers})

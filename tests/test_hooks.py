@@ -2,7 +2,11 @@
 
 import importlib.util
 import itertools
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from cookiecutter.environment import StrictEnvironment
@@ -163,3 +167,16 @@ def test_dependency_names_are_those_tomllib_reads(serving: str, remote: str) -> 
     names = {pre_gen.normalise(re.match(r"[A-Za-z0-9._-]+", r).group()) for r in requirements}
     assert set(pre_gen.dependencies(answers)) == names
     assert ("uvicorn" in names) == (serving == "fastapi")
+
+
+def test_a_relative_template_path_bakes(tmp_path: Path) -> None:
+    """`cookiecutter .`: the hook finds the template from where cookiecutter was started."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", "-o", str(tmp_path), "."],
+        cwd=TEMPLATE,
+        env={**os.environ, "PWD": str(TEMPLATE)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "my-ml-project/pyproject.toml").exists()

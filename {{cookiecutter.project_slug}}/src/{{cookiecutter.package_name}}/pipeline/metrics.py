@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
 from sklearn import metrics
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
@@ -74,14 +75,17 @@ def importance_table(
 
     It predicts repeats x columns times, so a sample of max_rows keeps it cheap on big data.
     """
-    result = permutation_importance(
-        model,
-        features,
-        actual,
-        n_repeats=repeats,
-        max_samples=min(max_rows, len(features)),
-        random_state=seed,
-        n_jobs=-1,  # every core; each column's shuffles are seeded alike, so any count agrees
-    )
+    # Every core, in threads: predicting releases the GIL, and worker processes would cost
+    # more to start than small data takes. Shuffles are seeded per column: any count agrees.
+    with parallel_config(backend="threading"):
+        result = permutation_importance(
+            model,
+            features,
+            actual,
+            n_repeats=repeats,
+            max_samples=min(max_rows, len(features)),
+            random_state=seed,
+            n_jobs=-1,
+        )
     table = pd.DataFrame({"feature": features.columns, "importance": result.importances_mean})
     return table.sort_values(["importance", "feature"], ascending=[False, True])
