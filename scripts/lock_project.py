@@ -8,6 +8,7 @@ Run through `make lock` (add UPGRADE=1 to move every dependency to its newest ve
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def lock(serving: str, remote: str, upgrade: bool) -> None:
         # Start from the current lock, so that without --upgrade versions stay where they are.
         if target.exists():
             (project / "uv.lock").write_text(render_default(target.read_text(), project.name))
-        subprocess.run(["uv", "lock", *(["--upgrade"] if upgrade else [])], cwd=project, check=True)
+        uv = os.environ.get("UV", "uv")  # the Makefile exports the uv it installed
+        subprocess.run([uv, "lock", *(["--upgrade"] if upgrade else [])], cwd=project, check=True)
         text = (project / "uv.lock").read_text()
     if re.search(r"\{[{%#]", text):
         sys.exit("uv.lock holds text Jinja would read as a tag; it cannot be templated as is")
