@@ -151,13 +151,18 @@ def compare(batch: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="monitor", description=__doc__)
-    parser.add_argument("batch", type=Path, help="CSV, Parquet, or a folder of prediction logs")
+    parser.add_argument(
+        "batch",
+        type=Path,
+        nargs="?",
+        help="CSV, Parquet, or a folder of prediction logs (default: the ingested data)",
+    )
     parser.add_argument("--out", type=Path, default=Path("reports"), help="folder for the reports")
     args = parser.parse_args(argv)
     for stale in driftreport.paths(args.out):
         stale.unlink(missing_ok=True)  # never leave an old verdict beside a failed run
     try:
-        report = compare(args.batch)
+        report = compare(args.batch or product("raw"))
     except UnusableInput:
         raise
     except PipelineError as error:  # no reference to compare with is unusable too: exit 2
