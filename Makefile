@@ -38,12 +38,12 @@ test-fast: install ## Run the fast tier only (bake, render, lint; seconds)
 	pytest -m "not slow"
 
 lint: install ## Lint the template's own Python code
-	ruff check hooks scripts tests
-	ruff format --check hooks scripts tests
+	ruff check hooks scripts tests benchmarks
+	ruff format --check hooks scripts tests benchmarks
 
 format: install ## Format the template's own Python code
-	ruff check --fix hooks scripts tests
-	ruff format hooks scripts tests
+	ruff check --fix hooks scripts tests benchmarks
+	ruff format hooks scripts tests benchmarks
 
 demo: install ## Bake build/demo, run its make ci, then deploy, serve and swap models live
 	rm -rf $(DEMO)

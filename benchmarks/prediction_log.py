@@ -1,16 +1,20 @@
 """What prediction logging costs the server: the same load with SERVE_PREDICTION_LOG off and on.
 
-    .venv/bin/python benchmarks/prediction_log.py [--duration 5] [--rounds 3]
+    .venv/bin/python benchmarks/prediction_log.py [--duration 5] [--rounds 3] [--project PATH]
+    .venv/bin/python benchmarks/prediction_log.py --smoke [--project PATH]
 
 Needs wrk (Debian: apt-get install wrk). Bakes the default project, publishes the
 benchmark's logistic regression (benchmarks/serve_models.py), then alternates server runs
 without and with logging, each under wrk: 1-row requests at 32 connections and 100-row
 requests at 8. Prints the median requests/s of each and the ratio (target: logging costs
 at most 10% of the throughput), and checks that every answered request left one line.
+
+--project reuses a baked project whose .venv is installed (`make install`) instead of a new
+bake. --smoke is the template's check that this script still runs (tests/test_benchmarks.py),
+its numbers mean nothing: one round of 1-second runs.
 """
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -18,11 +22,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cookiecutter.main import cookiecutter
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from serve import free_port, start, stop, wait_ready, wrk  # noqa: E402
+import baking  # noqa: E402
+from serve import cli, free_port, start, stop, wait_ready, wrk  # noqa: E402
 
 LOADS = ((1, 32), (100, 8))  # (rows per request, connections)
 
@@ -33,18 +36,19 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="off/on pairs per load")
+    parser.add_argument("--project", type=Path, help="a baked, installed project to reuse")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: does it still work?")
     args = parser.parse_args()
+    if args.smoke:
+        args.duration, args.rounds = 1, 1
     scratch = Path(tempfile.mkdtemp(prefix="log-bench-"))
-    project = Path(cookiecutter(str(HERE.parent), no_input=True, output_dir=str(scratch)))
-    package = project.name.replace("-", "_")
+    project, package = baking.project(scratch, args.project)
     venv = project / ".venv"
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS")}
-    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", VIRTUAL_ENV=str(venv))
-    subprocess.run(["make", "install"], cwd=project, env=env, check=True, capture_output=True)
+    env = baking.environment(venv)
     data = scratch / "models"
     subprocess.run(
-        [venv / "bin/python", HERE / "serve_models.py", package, data],
-        cwd=project, env=env, check=True,
+        [venv / "bin/python", HERE / "serve_models.py", package, data, "logreg"],
+        cwd=project, env=env, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
 
     rates: dict[tuple, list[float]] = {}
@@ -62,7 +66,7 @@ def main() -> None:
                 "SERVE_PREDICTION_LOG_MAX_MB": "4000",
             }
             server = start(
-                [venv / "bin/python", "-m", package, "serve"],
+                cli(venv, package, "serve"),
                 server_env, project, scratch / f"server-{round_number}-{logging}.log",
             )  # fmt: skip
             answered = 0

@@ -1,15 +1,24 @@
 """This project's server against MLServer, same models, same load generator, one run.
 
     .venv/bin/python benchmarks/serve.py [--duration 5] [--mlserver-env /tmp/mlserver-env]
+        [--project PATH] [--smoke]
 
-Needs wrk (Debian: apt-get install wrk). MLServer runs from its own environment, made here
-when missing: mlserver, mlserver-sklearn, and uvloop<0.22 (0.22 crashes MLServer 1.7.1's
-workers), with this project's scikit-learn version so both load the same fitted pipelines.
+Needs wrk (Debian: apt-get install wrk) and uv (on PATH, or in .tools/ as `make install`
+puts it). MLServer runs from its own environment, made here when missing and brought up to
+date on every run: mlserver, mlserver-sklearn, uvloop<0.22 (0.22 crashes MLServer 1.7.1's
+workers) and httptools (without it uvicorn falls back to the slower h11 parser), with this
+project's scikit-learn version so both load the same fitted pipelines.
 
-Two models (a scaled logistic regression and a 200-tree random forest) x concurrency 1, 8,
+Two models (a scaled logistic regression and a 200-tree random forest, trained and
+published by the project's own pipeline and deploy: serve_models.py) x concurrency 1, 8,
 32 x 1-row and 100-row requests: requests/s, p50 and p99 for this server and for MLServer
 at its best of parallel_workers 0 and 1 with adaptive batching off and on; a Starlette
 route returning a constant, as the framework's floor; and p99 while versions are swapped.
+
+--project reuses a baked project whose .venv is installed (`make install`) instead of a new
+bake. --smoke is the template's check that this script still runs (tests/test_benchmarks.py),
+its numbers mean nothing: 1-second runs of the forest alone, at concurrency 8 with 1-row
+requests, against MLServer with one parallel worker and batching on.
 """
 
 import argparse
@@ -21,17 +30,20 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
-from cookiecutter.main import cookiecutter
-
 HERE = Path(__file__).resolve().parent
-TEMPLATE = HERE.parent
+sys.path.insert(0, str(HERE))
+import baking  # noqa: E402
+
+MODELS = ("logreg", "forest")
+SWAPPED = "forest"  # serve_models.py publishes it three times: two versions to swap back to
 CONCURRENCY = (1, 8, 32)
 ROWS = (1, 100)
+MLSERVER_CONFIGS = ((0, False), (0, True), (1, False), (1, True))  # (parallel_workers, batching)
+MLSERVER_PACKAGES = ("mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22", "httptools")
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()
@@ -108,14 +120,24 @@ def wrk(url: str, body: Path, connections: int, seconds: int, scratch: Path) -> 
     }
 
 
-def mlserver_env(path: Path) -> Path:
-    python = path / "bin" / "python"
+def mlserver_env(path: Path, sklearn_version: str) -> Path:
+    """MLServer's environment at path, made if missing; returns its bin folder."""
+    uv, python = baking.find_uv(), path / "bin" / "python"
     if not python.exists():
-        print(f"creating MLServer's environment in {path}")
-        subprocess.run(["uv", "venv", "-q", "-p", "3.11", str(path)], check=True)
-        packages = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22"]
-        subprocess.run(["uv", "pip", "install", "-q", "-p", str(python), *packages], check=True)
+        print(f"creating MLServer's environment in {path}", flush=True)
+        subprocess.run([uv, "venv", "-q", "-p", "3.11", str(path)], check=True)
+    # On every run (a no-op when satisfied): an older environment gets what joined the list.
+    packages = [*MLSERVER_PACKAGES, f"scikit-learn=={sklearn_version}"]
+    subprocess.run([uv, "pip", "install", "-q", "-p", str(python), *packages], check=True)
+    # uvicorn picks uvloop and httptools when it can import them: make sure it can.
+    subprocess.run([python, "-c", "import httptools, uvloop"], check=True)
     return path / "bin"
+
+
+def cli(venv: Path, package: str, command: str) -> list:
+    """A process running one of the project's commands through its CLI's run()."""
+    code = f"import importlib; importlib.import_module('{package}.cli').run('{command}', [])"
+    return [venv / "bin" / "python", "-c", code]
 
 
 def main() -> None:
@@ -126,54 +148,40 @@ def main() -> None:
     parser.add_argument(
         "--mlserver-env", type=Path, default=Path(tempfile.gettempdir()) / "mlserver-env"
     )
+    parser.add_argument("--project", type=Path, help="a baked, installed project to reuse")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: does it still work?")
     args = parser.parse_args()
+    models, concurrency, rows_list, configs = MODELS, CONCURRENCY, ROWS, MLSERVER_CONFIGS
+    if args.smoke:
+        args.duration, models, concurrency, rows_list = 1, ("forest",), (8,), (1,)
+        configs = ((1, True),)
     scratch = Path(tempfile.mkdtemp(prefix="serve-bench-"))
-    project = Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(scratch)))
-    package = project.name.replace("-", "_")
+    project, package = baking.project(scratch, args.project)
     venv = project / ".venv"
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL")
-    }
-    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", VIRTUAL_ENV=str(venv))
-    subprocess.run(["make", "install"], cwd=project, env=env, check=True, capture_output=True)
+    env = baking.environment(venv)
     data = scratch / "models"
     subprocess.run(
-        [venv / "bin/python", HERE / "serve_models.py", package, data],
-        cwd=project,
-        env=env,
-        check=True,
-    )
+        [venv / "bin/python", HERE / "serve_models.py", package, data, *models],
+        cwd=project, env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
     sklearn_version = subprocess.run(
         [venv / "bin/python", "-c", "import sklearn; print(sklearn.__version__)"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    mls_bin = mlserver_env(args.mlserver_env)
-    subprocess.run(
-        [
-            "uv",
-            "pip",
-            "install",
-            "-q",
-            "-p",
-            str(mls_bin / "python"),
-            f"scikit-learn=={sklearn_version}",
-        ],
-        check=True,
-    )
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    mls_bin = mlserver_env(args.mlserver_env, sklearn_version)
     results: dict[tuple, dict] = {}
 
     def measure(label: str, url: str, body_prefix: str, model: str) -> None:
-        for rows in ROWS:
+        for rows in rows_list:
             body = data / f"{body_prefix}-{rows}.json"
             wrk(url, body, 8, 1, scratch)  # warm-up
-            for connections in CONCURRENCY:
+            for connections in concurrency:
                 result = wrk(url, body, connections, args.duration, scratch)
                 results[(label, model, rows, connections)] = result
                 print(row(label, model, rows, connections, result), flush=True)
 
     print("\n## this server")
-    for model in ("logreg", "forest"):
+    for model in models:
         port = free_port()
         server_env = {
             **env,
@@ -181,68 +189,55 @@ def main() -> None:
             "SERVE_MODEL_NAME": model,
             "SERVE_PORT": str(port),
         }
-        server = start(
-            [venv / "bin/python", "-m", package, "serve"],
-            server_env,
-            project,
-            scratch / f"ours-{model}.log",
-        )
+        server = start(cli(venv, package, "serve"), server_env, project, scratch / f"{model}.log")
         try:
             wait_ready(f"http://127.0.0.1:{port}/health/ready", server)
             measure("this server", f"http://127.0.0.1:{port}/predict", "predict", model)
-            if model == "forest":
+            if model == SWAPPED:
+                top = concurrency[-1]
                 swap_p99(
-                    port,
-                    data,
-                    model,
-                    server_env,
-                    venv,
-                    package,
-                    project,
-                    scratch,
-                    args.duration,
-                    results,
+                    port, data, server_env, venv, package, scratch, args.duration, top, results
                 )
         finally:
             stop(server)
 
     print("\n## MLServer")
-    for workers in (0, 1):
-        for batching in (False, True):
-            label = f"mlserver w={workers} batch={'on' if batching else 'off'}"
-            root = scratch / f"mls-{workers}-{batching}"
-            port = free_port()
-            for model in ("logreg", "forest"):
-                folder = root / model
-                folder.mkdir(parents=True)
-                (folder / "model.joblib").symlink_to(data / "mlserver" / model / "model.joblib")
-                settings = {
-                    "name": model,
-                    "implementation": "mlserver_sklearn.SKLearnModel",
-                    "parameters": {"uri": "./model.joblib"},
-                }
-                if batching:
-                    settings.update(max_batch_size=64, max_batch_time=0.002)
-                (folder / "model-settings.json").write_text(json.dumps(settings))
-            ports = {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port()}
-            settings = {"parallel_workers": workers, **ports}
-            (root / "settings.json").write_text(json.dumps(settings))
-            server = start(
-                [mls_bin / "mlserver", "start", str(root)],
-                {**env, "PATH": f"{mls_bin}{os.pathsep}{os.environ['PATH']}"},
-                root,
-                scratch / f"{root.name}.log",
-            )
-            try:
-                wait_ready(f"http://127.0.0.1:{port}/v2/health/ready", server)
-                for model in ("logreg", "forest"):
-                    wait_ready(f"http://127.0.0.1:{port}/v2/models/{model}/ready", server)
-                    measure(label, f"http://127.0.0.1:{port}/v2/models/{model}/infer", "v2", model)
-            finally:
-                stop(server)
+    for workers, batching in configs:
+        label = f"mlserver w={workers} batch={'on' if batching else 'off'}"
+        root = scratch / f"mls-{workers}-{batching}"
+        port = free_port()
+        for model in models:
+            folder = root / model
+            folder.mkdir(parents=True)
+            (folder / "model.joblib").symlink_to(data / "mlserver" / model / "model.joblib")
+            settings = {
+                "name": model,
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": "./model.joblib"},
+            }
+            if batching:
+                settings.update(max_batch_size=64, max_batch_time=0.002)
+            (folder / "model-settings.json").write_text(json.dumps(settings))
+        ports = {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port()}
+        settings = {"parallel_workers": workers, **ports}
+        (root / "settings.json").write_text(json.dumps(settings))
+        server = start(
+            [mls_bin / "mlserver", "start", str(root)],
+            {**env, "PATH": f"{mls_bin}{os.pathsep}{os.environ['PATH']}"},
+            root,
+            scratch / f"{root.name}.log",
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/v2/health/ready", server)
+            for model in models:
+                wait_ready(f"http://127.0.0.1:{port}/v2/models/{model}/ready", server)
+                measure(label, f"http://127.0.0.1:{port}/v2/models/{model}/infer", "v2", model)
+        finally:
+            stop(server)
 
     print("\n## Starlette constant route (the framework's floor)")
     port = free_port()
+    top = concurrency[-1]
     floor = start(
         [
             venv / "bin/python",
@@ -262,12 +257,12 @@ def main() -> None:
     try:
         wait_ready_post(port)
         constant = wrk(
-            f"http://127.0.0.1:{port}/predict", data / "predict-1.json", 32, args.duration, scratch
+            f"http://127.0.0.1:{port}/predict", data / "predict-1.json", top, args.duration, scratch
         )
     finally:
         stop(floor)
-    print(f"  constant route c=32 {constant['rps']:8.1f} req/s  p99 {constant['p99']:.2f} ms")
-    report(results, constant)
+    print(f"  constant route c={top} {constant['rps']:8.1f} req/s  p99 {constant['p99']:.2f} ms")
+    report(results, constant, models, rows_list, concurrency)
 
 
 def wait_ready_post(port: int) -> None:
@@ -279,34 +274,37 @@ def wait_ready_post(port: int) -> None:
             time.sleep(0.2)
 
 
-def swap_p99(port, data, model, env, venv, package, project, scratch, duration, results) -> None:
-    """p99 at 32 connections while two new versions are published and swapped in."""
+def swap_p99(port, data, env, venv, package, scratch, duration, connections, results) -> None:
+    """p99 while `rollback` swaps in an older version, twice."""
     body = data / "predict-1.json"
-    publish = (
-        f"from {package}.registry import Registry as R; "
-        f"r = R({str(data / 'registry')!r}, {model!r}); "
-        "v = r.current(); m = r.manifest(v); f = {n: r.read(v, n) for n in m['sha256']}; "
-        "m = {**m, 'source_sha256': 'swap'}; r.promote(r.publish(f, m, 'swap'))"
+    # One process makes both swaps, its imports done before the load starts (`models` lists
+    # the versions, importing what `rollback` needs).
+    code = (
+        "import importlib, sys, time; "
+        f"cli = importlib.import_module('{package}.cli'); cli.run('models', []); "
+        "print('ready', flush=True); "
+        "[(time.sleep(float(sys.argv[1])), cli.run('rollback', [])) for _ in range(2)]"
     )
+    swapper = subprocess.Popen(
+        [venv / "bin/python", "-c", code, str(duration / 3)],
+        cwd=data / "work" / SWAPPED, env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    for line in swapper.stdout:
+        if line.strip() == "ready":
+            break
+    result = wrk(f"http://127.0.0.1:{port}/predict", body, connections, duration, scratch)
+    output = swapper.communicate(timeout=120)[0]
+    if swapper.returncode != 0:
+        sys.exit(f"the swaps failed ({swapper.returncode}): {output}")
+    results[("swap", SWAPPED, 1, connections)] = result
+    print(row("during 2 hot swaps", SWAPPED, 1, connections, result), flush=True)
 
-    def swaps() -> None:
-        for _ in range(2):
-            time.sleep(duration / 3)
-            subprocess.run([venv / "bin/python", "-c", publish], cwd=project, env=env, check=True)
 
-    swapper = threading.Thread(target=swaps)
-    swapper.start()
-    result = wrk(f"http://127.0.0.1:{port}/predict", body, 32, duration, scratch)
-    swapper.join()
-    results[("swap", model, 1, 32)] = result
-    print(row("during 2 hot swaps", model, 1, 32, result), flush=True)
-
-
-def report(results: dict, constant: dict) -> None:
+def report(results: dict, constant: dict, models, rows_list, concurrency) -> None:
     print("\n## ratios: this server / MLServer's best (throughput up is better, p99 down)")
-    for model in ("logreg", "forest"):
-        for rows in ROWS:
-            for connections in CONCURRENCY:
+    for model in models:
+        for rows in rows_list:
+            for connections in concurrency:
                 ours = results[("this server", model, rows, connections)]
                 theirs = [
                     r
@@ -319,13 +317,14 @@ def report(results: dict, constant: dict) -> None:
                     f"  {model:<7} rows={rows:<4} c={connections:<3} throughput x{speed:5.2f} "
                     f"(target >= 1.5)   p99 x{tail:5.2f} (target <= 1)"
                 )
-    single = results[("this server", "logreg", 1, 32)]
+    top, first = concurrency[-1], models[0]
+    single = results[("this server", first, 1, top)]
     share = single["rps"] / constant["rps"]
-    print(f"  logreg 1-row c=32 vs the Starlette constant route: {share:.0%} (target >= 40%)")
-    steady = results[("this server", "forest", 1, 32)]
-    swap = results[("swap", "forest", 1, 32)]
+    print(f"  {first} 1-row c={top} vs the Starlette constant route: {share:.0%} (target >= 40%)")
+    steady = results[("this server", SWAPPED, 1, top)]
+    swap = results[("swap", SWAPPED, 1, top)]
     ratio = swap["p99"] / steady["p99"]
-    print(f"  forest 1-row c=32 p99 during hot swaps vs steady: x{ratio:.2f} (target <= 2)")
+    print(f"  {SWAPPED} 1-row c={top} p99 during hot swaps vs steady: x{ratio:.2f} (target <= 2)")
 
 
 if __name__ == "__main__":
