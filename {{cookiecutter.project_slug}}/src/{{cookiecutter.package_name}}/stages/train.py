@@ -6,7 +6,6 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
-from joblib import parallel_config
 from sklearn.pipeline import Pipeline
 
 from ..errors import PipelineError
@@ -22,14 +21,22 @@ def train(frame: pd.DataFrame, params: Params) -> Pipeline:
     features, target = features_and_target(frame, params.data.target)
     settings = params.train
     model = build_model(features, params.task, settings.estimator, settings.params, settings.seed)
+    # Every core for the estimator's own parallel work: a forest seeds its trees up front, so
+    # any core count grows the same trees. n_jobs is set back before the model is saved, so
+    # its bytes do not depend on the machine either.
+    estimator = model[-1]
+    unset = estimator.get_params().get("n_jobs", 0) is None
+    if unset:
+        estimator.set_params(n_jobs=-1)
     try:
-        # Every core: a forest's trees are seeded up front, so the model is the same on any count.
-        with parallel_config(n_jobs=-1):
-            return model.fit(features, target)
+        return model.fit(features, target)
     except ValueError as error:
         raise PipelineError(
             f"training {settings.estimator} failed: {error} - check train.params in params.yaml"
         ) from error
+    finally:
+        if unset:
+            estimator.set_params(n_jobs=None)
 
 
 def main(argv: list[str] | None = None) -> None:
