@@ -37,11 +37,11 @@ REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)
 # The direct dependencies' names come from the generated pyproject itself (see dependencies());
 # this hand list keeps only what it cannot tell: import names that differ from distribution
 # names (sklearn, yaml), modules of indirect dependencies the generated code imports (numpy,
-# joblib, fsspec), the uv tool, the project's own folders and the standard library.
+# fsspec, starlette), the uv tool, the project's own folders and the standard library.
 RESERVED_PACKAGES = frozenset(
     {
-        "sklearn", "yaml", "numpy", "joblib", "fsspec", "uv", "test", "tests", "src", "data",
-        "models", "reports", "params", "setup", "conftest",
+        "sklearn", "yaml", "numpy", "fsspec", "starlette", "uv", "test", "tests", "src",
+        "data", "models", "reports", "params", "setup", "conftest",
     }
     | set(sys.stdlib_module_names)
 )  # fmt: skip

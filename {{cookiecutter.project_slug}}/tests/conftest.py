@@ -41,29 +41,30 @@ def make_params(
     )
 
 
-@pytest.fixture
-def mixed_frame() -> pd.DataFrame:
-    """Numeric and text columns with missing values, and a binary target."""
+def small_frame(task: str = "classification") -> pd.DataFrame:
+    """Numeric and text columns with missing values; a binary or a continuous target."""
     rng = np.random.default_rng(0)
     rows = 80
     size = rng.normal(10, 2, rows)
     colour = rng.choice(["red", "green", "blue"], rows).astype(object)
     size[::9] = np.nan
     colour[::7] = None
-    return pd.DataFrame(
-        {
-            "size": size,
-            "count": rng.integers(0, 5, rows),
-            "colour": colour,
-            "target": (np.nan_to_num(size, nan=10) > 10).astype(int),
-        }
-    )
+    count = rng.integers(0, 5, rows)
+    if task == "classification":
+        target = (np.nan_to_num(size, nan=10) > 10).astype(int)
+    else:
+        target = count * 2.5 + 1.0
+    return pd.DataFrame({"size": size, "count": count, "colour": colour, "target": target})
 
 
 @pytest.fixture
-def regression_frame(mixed_frame: pd.DataFrame) -> pd.DataFrame:
-    """The mixed columns with a continuous target."""
-    return mixed_frame.assign(target=mixed_frame["count"] * 2.5 + 1.0)
+def mixed_frame() -> pd.DataFrame:
+    return small_frame("classification")
+
+
+@pytest.fixture
+def regression_frame() -> pd.DataFrame:
+    return small_frame("regression")
 
 
 def publish_tiny(registry, frame: pd.DataFrame, **train) -> str:

@@ -17,14 +17,14 @@ def test_a_module_in_stages_is_a_command(tmp_path, monkeypatch, capsys) -> None:
     """Adding a stage needs no entry in the command line: its module is enough."""
     (tmp_path / "extra.py").write_text(STAGE)
     monkeypatch.setattr(stages, "__path__", [*stages.__path__, str(tmp_path)])
-    assert "extra" in cli.stage_names()
+    assert "extra" in stages.names()
     cli.run("extra", ["--out", "x"])
     assert "extra ran with ['--out', 'x']" in capsys.readouterr().out
     sys.modules.pop(f"{stages.__name__}.extra", None)
 
 
 def test_the_pipeline_stages_are_listed() -> None:
-    assert {"ingest", "validate", "split", "train", "evaluate", "profile"} <= set(cli.stage_names())
+    assert {"ingest", "validate", "split", "train", "evaluate", "profile"} <= set(stages.names())
 
 
 @pytest.mark.parametrize("command", sorted(cli.COMMANDS))

@@ -10,9 +10,10 @@ from pathlib import Path
 
 if __package__:
     from .cli import main
-else:  # run as a folder: sys.path[0] is this folder; import the package from src/ instead
+else:  # run as a folder, whose path Python put first: import the package from src/ instead
     here = Path(__file__).resolve().parent
-    sys.path[0] = str(here.parent)
+    sys.path[:] = [path for path in sys.path if Path(path or ".").resolve() != here]
+    sys.path.insert(0, str(here.parent))
     importlib.import_module(f"{here.name}.environment").ensure(here.parent.parent)
     main = importlib.import_module(f"{here.name}.cli").main
 

@@ -7,7 +7,6 @@ what it has to say; the functions behind it return values and print nothing.
 
 import importlib
 import logging
-import pkgutil
 import sys
 
 from . import stages
@@ -21,7 +20,7 @@ COMMANDS = {
     "deploy": ("deploy.release:deploy_main", "gate, publish and promote the model"),
     "rollback": ("deploy.release:rollback_main", "promote the previous version"),
     "models": ("deploy.release:models_main", "list the versions, the current one marked *"),
-    "deploy-check": ("deploy.check:main", "deploy to a throwaway registry, serve, predict once"),
+    "deploy-check": ("deploy.check:main", "deploy to a throwaway registry and check it serves"),
     "compare": ("compare:main", "report metrics, params and plots against a git revision"),
     "monitor": ("monitoring.monitor:main", "check a batch for drift: exit 0, 1 drift, 2 unusable"),
 {%- if cookiecutter.serving == "fastapi" %}
@@ -30,21 +29,18 @@ COMMANDS = {
 }
 
 
-def stage_names() -> list[str]:
-    """The pipeline's stages: one module each in stages/."""
-    return sorted(m.name for m in pkgutil.iter_modules(stages.__path__) if not m.ispkg)
-
-
 def usage() -> str:
     lines = [f"usage: python -m {__package__} <command> [options]", ""]
-    lines.append(f"pipeline stages (run by `dvc repro`, see dvc.yaml): {', '.join(stage_names())}")
+    lines.append(f"pipeline stages (run by `dvc repro`, see dvc.yaml): {', '.join(stages.names())}")
     lines += [f"{name:<14} {help_text}" for name, (_, help_text) in COMMANDS.items()]
     return "\n".join(lines)
 
 
 def run(command: str, argv: list[str]) -> None:
     """Run one command with its arguments."""
-    if command in stage_names():
+    if command in stages.names():
+        if command in COMMANDS:
+            raise PipelineError(f"stages/{command}.py is named like a command - rename the stage")
         importlib.import_module(f"{__package__}.stages.{command}").main(argv)
     elif command in COMMANDS:
         module, function = COMMANDS[command][0].split(":")

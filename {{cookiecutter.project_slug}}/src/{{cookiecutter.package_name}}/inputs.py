@@ -32,8 +32,14 @@ def tracked_inputs() -> dict[Path, list[Path]]:
     tracked = {}
     for name in filter(None, listed.stdout.split("\0")):
         dvc_file = Path(name)
-        outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs", [])
-        tracked[dvc_file] = [dvc_file.parent / out["path"] for out in outs]
+        try:
+            outs = yaml.safe_load(dvc_file.read_text())["outs"]
+            tracked[dvc_file] = [dvc_file.parent / out["path"] for out in outs]
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+            raise PipelineError(
+                f"{dvc_file} is not a readable .dvc file ({error!r}) - restore it with git, "
+                "or `dvc add` its data again"
+            ) from error
     return tracked
 
 

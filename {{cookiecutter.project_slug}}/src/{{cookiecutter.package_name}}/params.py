@@ -4,13 +4,13 @@ A stage you add keeps its parameters in a section named after it, checked by a m
 stage defines itself: `load_params().section("select", SelectParams)`.
 """
 
-import pkgutil
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import stages
 from .errors import PipelineError
 
 Task = Literal["classification", "regression"]
@@ -91,12 +91,6 @@ def problems(error: ValidationError, prefix: str = "") -> str:
     )
 
 
-def stage_names() -> set[str]:
-    """The stages: one module each in stages/ (named without importing them)."""
-    stages = Path(__file__).parent / "stages"
-    return {module.name for module in pkgutil.iter_modules([str(stages)])}
-
-
 def load_params(path: Path | str = "params.yaml") -> Params:
     """Read and check params.yaml."""
     path = Path(path)
@@ -108,7 +102,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         params = Params.model_validate(raw or {})
     except ValidationError as error:
         raise PipelineError(f"{path} has invalid parameters:\n{problems(error)}") from error
-    unknown = sorted(set(params.model_extra or {}) - stage_names())
+    unknown = sorted(set(params.model_extra or {}) - set(stages.names()))
     if unknown:
         raise PipelineError(
             f"{path} has section(s) no stage reads: {', '.join(unknown)} - fix the name, or "

@@ -1,4 +1,5 @@
-"""`make ci`'s deploy check: deploy to a throwaway registry, serve it, ask for one prediction."""
+"""`make ci`'s deploy check: deploy to a throwaway registry, then serve the version and ask
+for one prediction (or, baked without a server, load it back with every check)."""
 
 import importlib.util
 import json
@@ -15,7 +16,6 @@ from ..errors import PipelineError
 from ..params import load_params
 from . import release
 from .bundle import check_and_load
-from .registry import Registry
 
 READY_TIMEOUT = 60.0
 PACKAGE = __package__.partition(".")[0]
@@ -71,11 +71,10 @@ def serve_and_predict(registry: str, manifest: dict) -> str:
 
 
 def main(argv: list[str]) -> None:
-    params = load_params()
     with tempfile.TemporaryDirectory(prefix="deploy-check-") as scratch:
         os.environ["MODEL_REGISTRY"] = scratch
         print(release.deploy())
-        store = Registry(scratch, params.deploy.model_name)
+        store = release.registry(load_params())
         manifest = store.manifest(store.current())
         if importlib.util.find_spec(f"{PACKAGE}.serve") is None:  # baked with serving=none
             files = {name: store.read(manifest["version"], name) for name in manifest["sha256"]}

@@ -52,10 +52,15 @@ def gate(metrics: dict, params: Params, production: dict | None) -> str:
 
 def git_commit() -> str:
     """The commit the workspace is at, with -dirty when tracked or new files differ from it."""
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True)
+    except FileNotFoundError:  # no git here
+        return "nogit"
     if head.returncode != 0:
         return "nogit"
-    status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True)
     return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
 
 
