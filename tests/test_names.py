@@ -23,7 +23,7 @@ def test_package_name_unlike_the_slug_installs_and_passes_ci(tmp_path: Path) -> 
     assert "deploy check passed" in result.stdout
 
     # The built wheel, not just the editable install, holds the package under its own name.
-    run('"$(command -v uv || echo .tools/bin/uv)" build --wheel --out-dir dist', project)
+    run('"${UV:-$(command -v uv || echo .tools/bin/uv)}" build --wheel --out-dir dist', project)
     (wheel,) = (project / "dist").glob("churn_model-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "churn/__init__.py" in names
