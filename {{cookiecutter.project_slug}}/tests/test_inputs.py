@@ -1,7 +1,6 @@
 """`make inputs` against a real DVC remote (a folder): it fetches, or names what is missing."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -49,8 +48,8 @@ def test_missing_inputs_are_pulled_and_present_ones_left(clone: Path) -> None:
 
 def test_an_unreachable_remote_is_named_with_the_files(clone: Path) -> None:
     gone = str(clone.parent / "no-storage")
-    dvc = [sys.executable, "-m", "dvc"]
-    subprocess.run([*dvc, "remote", "modify", "--local", "storage", "url", gone], check=True)
+    with Repo(str(clone)).config.edit("local") as config:
+        config["remote"]["storage"] = {"url": gone}
     with pytest.raises(PipelineError) as error:
         fetch()
     message = str(error.value)

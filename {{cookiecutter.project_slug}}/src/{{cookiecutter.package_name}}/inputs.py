@@ -7,17 +7,13 @@ and the files, so CI never passes without the project's data.
 """
 
 import subprocess
-import sys
-from itertools import chain
 from pathlib import Path
 
 import yaml
+from dvc.exceptions import CheckoutError
+from dvc.repo import Repo
 
 from .errors import PipelineError
-
-
-def dvc(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True)
 
 
 def tracked_inputs() -> dict[Path, list[Path]]:
@@ -43,26 +39,12 @@ def tracked_inputs() -> dict[Path, list[Path]]:
     return tracked
 
 
-def remote() -> str:
+def remote(repo: Repo) -> str:
     """The default remote as `'name' (url)`, for messages."""
-    name = dvc("remote", "default").stdout.strip()
+    name = repo.config["core"].get("remote")
     if not name:
         return "(none is configured: `dvc remote add -d storage <url>`)"
-    for line in dvc("remote", "list").stdout.splitlines():  # name, url, maybe (default)
-        words = line.split()
-        if len(words) >= 2 and words[0] == name:
-            return f"{name!r} ({words[1]})"
-    return repr(name)
-
-
-def reason(pulled: subprocess.CompletedProcess) -> str:
-    """Why `dvc pull` did not bring the files, in DVC's words where it has some."""
-    if "do not exist neither locally nor on remote" in pulled.stderr:
-        return "the remote does not hold them"
-    errors = [line for line in pulled.stderr.splitlines() if line.startswith("ERROR:")]
-    if errors:
-        return errors[0].removeprefix("ERROR:").strip()
-    return f"`dvc pull` exited {pulled.returncode}"
+    return f"{name!r} ({repo.config['remote'].get(name, {}).get('url', 'no url')})"
 
 
 def fetch() -> str:
@@ -74,14 +56,21 @@ def fetch() -> str:
     missing = {dvc_file: paths for dvc_file, paths in missing.items() if paths}
     if not missing:
         return f"{len(tracked)} DVC-tracked input(s) here: nothing to fetch"
-    pulled = dvc("pull", *map(str, missing))
+    repo = Repo()
+    reason = "the remote does not hold them"
+    try:
+        repo.pull(targets=[str(dvc_file) for dvc_file in missing])
+    except CheckoutError:
+        pass  # DVC's way to say the files are neither in the cache nor on the remote
+    except Exception as error:  # each remote's filesystem raises its own kinds
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
     still = [path for paths in missing.values() for path in paths if not path.exists()]
-    if pulled.returncode != 0 or still:
-        files = ", ".join(str(path) for path in still or chain(*missing.values()))
+    if still:
         raise PipelineError(
-            f"cannot get {files} from the DVC remote {remote()}: {reason(pulled)} - run `make "
-            "push` where the data is, and give CI the remote's credentials (README: CI/CD); a "
-            "pull request from a fork gets no secrets, so run it from a branch of this repository"
+            f"cannot get {', '.join(map(str, still))} from the DVC remote {remote(repo)}: "
+            f"{reason} - run `make push` where the data is, and give CI the remote's "
+            "credentials (README: CI/CD); a pull request from a fork gets no secrets, so run "
+            "it from a branch of this repository"
         )
     return f"fetched {sum(len(paths) for paths in missing.values())} DVC-tracked input(s)"
 
