@@ -50,6 +50,11 @@ demo: install ## Bake build/demo, run its make ci, then deploy, serve and swap m
 	cookiecutter --no-input --output-dir $(dir $(DEMO)) . project_name="$(notdir $(DEMO))"
 	$(MAKE) -C $(DEMO) install
 	$(MAKE) -C $(DEMO) ci
+	@# Commit the first run as a user would, so its version names a commit (not -dirty).
+	git -C $(DEMO) add --all
+	git -C $(DEMO) -c user.name="$$(git config user.name || echo demo)" \
+		-c user.email="$$(git config user.email || echo demo@example.com)" \
+		commit --quiet -m "Train the first model"
 	$(MAKE) -C $(DEMO) metrics
 	python scripts/demo_serve.py $(DEMO)
 
