@@ -5,6 +5,7 @@ import keyword
 import os
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 from cookiecutter.environment import StrictEnvironment
@@ -20,6 +21,21 @@ REMOTE_SCHEMES = {
     "gs": ("gs://", "gs://my-bucket/dvc-storage"),
     "ssh": ("ssh://", "ssh://user@host/srv/dvc-storage"),
 }
+# Credentials in the remote's location would be committed (.dvc/config, .cookiecutter.json,
+# README): a password in the user part (scheme://user:password@host), or a key, token or
+# signature as a parameter (?sig=, AccountKey=, X-Amz-Signature=, a pasted connection string).
+URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]*@")
+CREDENTIAL_PARAMETER = re.compile(
+    r"(?:^|[?&;#/])\s*(?:x-amz-[a-z0-9-]+|x-goog-[a-z0-9-]+|sig|signature|sas|token|"
+    r"[a-z_]*(?:access_?token|api_?key|access_?key|account_?key|secret|password|passwd|pwd)"
+    r"[a-z_]*|key|keyfile|credentials?|sharedaccesssignature)\s*=",
+    re.IGNORECASE,
+)
+WHERE_CREDENTIALS_GO = (
+    "remove it from the location and keep credentials in environment variables or in "
+    "your clone's untracked .dvc/config.local (`dvc remote modify --local storage <option> "
+    "<value>`), as the generated README's Storage section says"
+)
 # The generated project's pyproject.toml, a Jinja template in the template folder (the name
 # is written in a raw block since this file is rendered by Jinja itself before it runs).
 # {% raw %}
@@ -166,8 +182,33 @@ def problems(answers: dict) -> list[str]:
     return found
 
 
+def control_character(text: str) -> bool:
+    """A newline, tab or other control or line-separator character (not a plain space)."""
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
+
+
 def remote_problems(kind: str, url: str) -> list[str]:
-    """The remote location must suit the remote kind: a path, a URL of its scheme, or nothing."""
+    """The remote location must suit the remote kind: a path, a URL of its scheme, or nothing.
+
+    It is committed, so it may hold no credentials and no control characters. The refusal
+    never repeats the value, which may be a secret.
+    """
+    if control_character(url):
+        return [
+            "ERROR: dvc_remote_url contains a newline or another control character - "
+            "give the location on one line, without control characters"
+        ]
+    if URL_PASSWORD.match(url):
+        return [
+            "ERROR: dvc_remote_url contains a password (user:password@ in the URL) - "
+            + WHERE_CREDENTIALS_GO
+            + " (a user name alone is fine, as in ssh://user@host/path)"
+        ]
+    if CREDENTIAL_PARAMETER.search(url):
+        return [
+            "ERROR: dvc_remote_url contains a key, token or signature parameter (such as "
+            "?sig=, AccountKey= or X-Amz-Signature=) - " + WHERE_CREDENTIALS_GO
+        ]
     if kind == "local" and (not url.strip() or URL_SCHEME.match(url)):
         return [
             f"ERROR: dvc_remote_url {url!r} is not a directory path - for dvc_remote=local give "

@@ -91,7 +91,55 @@ BAD_ANSWERS = {
         {"dvc_remote": "ssh", "dvc_remote_url": "ssh://host/my dir"},
         "dvc_remote_url",
     ),
+    "remote-local-with-newline": ({"dvc_remote_url": "../x\n[core]"}, "dvc_remote_url"),
+    "remote-ssh-with-password": (
+        {"dvc_remote": "ssh", "dvc_remote_url": "ssh://user:pass@host/srv/dvc"},
+        "dvc_remote_url",
+    ),
 }
+# Locations that would commit a secret or a control character, by remote kind; the refusal
+# says where credentials go and never repeats the value.
+SECRET_LOCATIONS = {
+    "ssh-password": ("ssh", "ssh://user:hunter2@host/srv/dvc"),
+    "s3-key-and-secret": ("s3", "s3://AKIAEXAMPLE:wJalrXUtnFEMI@my-bucket/dvc"),
+    "gs-user-password": ("gs", "gs://user:hunter2@my-bucket/dvc"),
+    "azure-sas-signature": ("azure", "azure://container/dvc?sv=2022-11-02&sig=hunter2"),
+    "azure-account-key": ("azure", "azure://container/dvc;AccountKey=hunter2"),
+    "s3-presigned": ("s3", "s3://my-bucket/dvc?X-Amz-Credential=AKIA&X-Amz-Signature=hunter2"),
+    "gs-token": ("gs", "gs://my-bucket/dvc?access_token=hunter2"),
+    "local-given-https-password": ("local", "https://user:hunter2@host/dvc"),
+    "ssh-newline": ("ssh", "ssh://host/srv/dvc\nhunter2"),
+    "s3-carriage-return": ("s3", "s3://my-bucket/dvc\rhunter2"),
+    "local-newline": ("local", "../storage\nhunter2"),
+    "local-tab": ("local", "../storage\thunter2"),
+    "local-line-separator": ("local", "../storage\u2028hunter2"),
+    "local-escape": ("local", "../storage\x1b[2Jhunter2"),
+}
+
+
+@pytest.mark.parametrize(("kind", "url"), SECRET_LOCATIONS.values(), ids=SECRET_LOCATIONS.keys())
+def test_a_remote_location_with_credentials_or_control_characters_is_refused(
+    kind: str, url: str
+) -> None:
+    (line,) = pre_gen.problems(VALID | {"dvc_remote": kind, "dvc_remote_url": url})
+    assert line.startswith("ERROR: dvc_remote_url ") and " - " in line
+    assert "hunter2" not in line, "the refusal must not print the secret"
+    if "hunter2@" in url or "=hunter2" in url or "sig=" in url:
+        assert "environment variables" in line and "dvc remote modify --local" in line
+
+
+@pytest.mark.parametrize(
+    ("kind", "url"),
+    [
+        ("ssh", "ssh://user@host/srv/dvc"),
+        ("ssh", "ssh://dvc@storage.example.com:2222/srv/dvc/churn"),
+        ("s3", "s3://my-bucket/dvc/date=2024-01-01"),
+        ("azure", "azure://container/dvc-storage"),
+        ("local", "../my dvc storage"),
+    ],
+)
+def test_a_remote_location_without_credentials_passes(kind: str, url: str) -> None:
+    assert pre_gen.problems(VALID | {"dvc_remote": kind, "dvc_remote_url": url}) == []
 
 
 @pytest.mark.parametrize(("answers", "field"), BAD_ANSWERS.values(), ids=BAD_ANSWERS.keys())
