@@ -393,3 +393,35 @@ def test_the_job_that_checks_a_change_gets_deploys_remote_credentials(
         assert needed, f"found no credentials in {deploy}: teach this test the provider"
     missing = needed - remote_credentials(provider, jobs[check])
     assert not missing, f"{check} lacks the remote credentials {sorted(missing)}"
+
+
+SECRET_FILES = [
+    ".env", ".env.production", "deploy/.env.local", ".netrc", "_netrc", "server.pem",
+    "certs/tls.key", "id_rsa", "id_rsa.pub", "keys/id_ed25519", "id_ecdsa", "client.p12",
+    "credentials.json", "config/credentials.json", "gha-creds-1a2b3c4d5e6f.json", "gcp-key.json",
+    "my-project-service-account.json", "sa-key.json", "ci-sa-key.json", ".dvc/config.local",
+]  # fmt: skip
+
+
+def test_gitignore_keeps_secrets_out_of_git_add_all(bakery) -> None:
+    """The README and the monitor job run `git add --all`: no credential file may follow."""
+    project = bakery()
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--verbose", "--non-matching", *SECRET_FILES],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    unignored = [
+        line.split("\t")[1] for line in result.stdout.splitlines() if line.startswith("::")
+    ]
+    assert not unignored, f"not ignored: {unignored}"
+    example = subprocess.run(["git", "check-ignore", "-q", ".env.example"], cwd=project)
+    assert example.returncode == 1, ".env.example documents variables and stays committable"
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--ignored", "--exclude-standard"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert tracked.stdout == "", f"baked files the .gitignore would drop: {tracked.stdout}"
