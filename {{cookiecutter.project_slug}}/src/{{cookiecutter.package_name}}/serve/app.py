@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, watch: bool = True, log_opener=
     )
     async def predict(request: Request) -> JSONBody:
         served = require_model(holder)
-        body = await read_json(request)
+        body = await read_json(request, settings.max_body_mb)
         if not isinstance(body, dict) or body.keys() != {"records"}:
             raise InputError('the body must be {"records": [{column: value}, ...]}')
         rows = served.schema.check_records(body["records"], settings.max_request_rows)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..deploy.bundle import outputs
 from .holder import Served
+from .inputs import InputError
 
 
 @dataclass
@@ -65,15 +66,39 @@ class MicroBatcher:
             for served in {id(job.served): job.served for job in jobs}.values():
                 group = [job for job in jobs if job.served is served]
                 try:
-                    results = await asyncio.to_thread(run_batch, served, group)
+                    results = await asyncio.to_thread(settle, served, group)
                 except Exception as error:  # reported to each caller, never lost
-                    for job in group:
-                        if not job.future.done():
-                            job.future.set_exception(error)
-                    continue
+                    results = [error] * len(group)
                 for job, result in zip(group, results, strict=True):
-                    if not job.future.done():
+                    if job.future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        job.future.set_exception(result)
+                    else:
                         job.future.set_result(result)
+
+
+def settle(served: Served, jobs: list[Job]) -> list[dict | Exception]:
+    """Each job's answer, or the error of its rows alone.
+
+    A predict call that fails is split in halves and retried, down to the jobs that fail on
+    their own, so one bad request never fails the requests batched with it; with one bad
+    request among n, that costs about 2 log2(n) more calls, only when something failed.
+    """
+    try:
+        return run_batch(served, jobs)
+    except Exception as error:
+        if len(jobs) > 1:
+            middle = len(jobs) // 2
+            return settle(served, jobs[:middle]) + settle(served, jobs[middle:])
+        if isinstance(error, InputError):
+            return [error]
+        if isinstance(error, (ValueError, ArithmeticError)):
+            # The model's own input checks (e.g. a value too large for float32): the rows'
+            # fault, as the version's smoke rows passed when it was loaded.
+            message = f"the model could not take these rows: {error}"
+            return [InputError(message)]
+        return [error]
 
 
 def run_batch(served: Served, jobs: list[Job]) -> list[dict]:

@@ -1,10 +1,12 @@
 """Check request rows against the manifest's feature schema and build the model's input."""
 
-import math
-
 import pandas as pd
 
 from ..deploy.bundle import frame_from_rows
+
+# The largest number a model can take: scikit-learn's trees and forests cast their input to
+# float32, where anything beyond this is infinity and fails the whole predict call.
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 class InputError(ValueError):
@@ -45,7 +47,10 @@ class FeatureSchema:
         values = tuple(map(row.__getitem__, self.names))
         for (name, allowed), value in zip(self.allowed, values, strict=True):
             kind = type(value)
-            if kind not in allowed or (kind is float and not math.isfinite(value)):
+            # The range check also refuses NaN and infinity (comparisons with NaN are false).
+            if kind not in allowed or (
+                (kind is float or kind is int) and not -FLOAT32_MAX <= value <= FLOAT32_MAX
+            ):
                 raise InputError(f"{where}.{name}: {self._problem(name, value)}")
         return values
 
@@ -54,8 +59,10 @@ class FeatureSchema:
             return "null is not allowed for this column"
         if name not in self.numeric:
             return f"expected a string, got {type(value).__name__}"
-        if type(value) is float:
-            return "expected a finite number"
+        if type(value) is float and value != value:
+            return "expected a finite number, got NaN"
+        if type(value) in (int, float):
+            return f"expected a finite number within ±{FLOAT32_MAX:.4g} (the model's float32)"
         return f"expected a number, got {type(value).__name__}"
 
     def check_records(self, records: object, limit: int) -> list[tuple]:

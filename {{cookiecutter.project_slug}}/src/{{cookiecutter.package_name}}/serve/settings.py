@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     admin_token: str = ""
     poll_interval: float = Field(1.0, gt=0, le=60, description="seconds between CURRENT checks")
     max_request_rows: int = Field(10_000, ge=1)
+    max_body_mb: float = Field(10, gt=0, description="larger request bodies get 413")
     batch_wait_ms: float = Field(2.0, ge=0, description="how long a batch waits for company")
     batch_max_rows: int = Field(2048, ge=1)
     prediction_log: str = Field("", description="folder for prediction logs; empty: off")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from .batching import MicroBatcher
 from .holder import ModelHolder, Served
 from .inputs import InputError
-from .responses import JSONBody, read_json
+from .responses import BodyTooLarge, JSONBody, read_json
 from .settings import Settings
 
 NUMERIC = {
@@ -69,6 +69,17 @@ def rows_from_inputs(served: Served, inputs: object, limit: int) -> list[tuple]:
         raise InputError("inputs must all have the same number of rows")
     records = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     return served.schema.check_records(records, limit)
+
+
+def wanted_outputs(requested: object) -> set[str] | None:
+    """The output names a request asks for (`outputs[].name`); None: all of them."""
+    if requested is None:
+        return None
+    if not isinstance(requested, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
+    ):
+        raise InputError('outputs must be a list of {"name": "<output name>"} objects')
+    return {o["name"] for o in requested} or None
 
 
 class V2Error(Exception):
@@ -139,13 +150,16 @@ def v2_router(holder: ModelHolder, batcher: MicroBatcher, settings: Settings) ->
     async def infer(name: str, request: Request) -> JSONBody:
         served = model_for(name)
         try:
-            body = await read_json(request)
+            body = await read_json(request, settings.max_body_mb)
             if not isinstance(body, dict):
                 raise InputError("the body must be a V2 inference request object")
             rows = rows_from_inputs(served, body.get("inputs"), settings.max_request_rows)
+            names = wanted_outputs(body.get("outputs"))
+            result = await batcher.predict(served, rows)
+        except BodyTooLarge as error:
+            raise V2Error(error.status_code, error.detail) from None
         except InputError as error:
             raise V2Error(400, str(error)) from None
-        result = await batcher.predict(served, rows)
         predictions = np.asarray(result["predictions"])
         outputs = [
             {
@@ -165,9 +179,7 @@ def v2_router(holder: ModelHolder, batcher: MicroBatcher, settings: Settings) ->
                     "data": probabilities.ravel().tolist(),
                 }
             )
-        wanted = body.get("outputs")
-        if isinstance(wanted, list) and wanted:
-            names = {o.get("name") for o in wanted if isinstance(o, dict)}
+        if names is not None:
             outputs = [o for o in outputs if o["name"] in names]
         response = {"model_name": name, "model_version": served.version, "outputs": outputs}
         if "id" in body:
