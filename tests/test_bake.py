@@ -1,6 +1,7 @@
 """Fast tier: every option value bakes a valid, lint-clean project with the right files."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import OPTIONS
+from .conftest import HIDDEN, OPTIONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -425,3 +426,60 @@ def test_gitignore_keeps_secrets_out_of_git_add_all(bakery) -> None:
         text=True,
     )
     assert tracked.stdout == "", f"baked files the .gitignore would drop: {tracked.stdout}"
+
+
+# A stand-in for the project's environment: python and dvc print their arguments (and the
+# server's address) one per line; `monitor` reports drift so drift-check runs compare too.
+FAKE_TOOL = """#!/bin/sh
+for arg in "$@"; do printf 'arg:%s\\n' "$arg"; done
+if [ -n "$SERVE_HOST" ]; then printf 'host:%s\\nport:%s\\n' "$SERVE_HOST" "$SERVE_PORT"; fi
+case " $* " in *" monitor "*) exit 1 ;; esac
+"""
+# Branch names may hold ; ' " ` and $( ): CI passes them to `make compare BASE=...`.
+HOSTILE_VALUES = {
+    "semicolon": ("x;echo INJECTED", "x;echo INJECTED"),
+    "double-quote": ('x";echo INJECTED;"', 'x";echo INJECTED;"'),
+    "single-quote": ("x';echo INJECTED;'", "x';echo INJECTED;'"),
+    "backtick": ("x`echo INJECTED`", "x`echo INJECTED`"),
+    "command-substitution": ("x$$(echo INJECTED)", "x$(echo INJECTED)"),
+}
+
+
+@pytest.mark.parametrize(("given", "expected"), HOSTILE_VALUES.values(), ids=HOSTILE_VALUES)
+def test_make_variables_reach_commands_as_data(bakery, tmp_path, given, expected) -> None:
+    """BASE, DATA, NEWEST, HOST and PORT arrive as one argument each; nothing in them runs."""
+    project = bakery()
+    for name in ("Makefile", "serve.mk"):
+        (tmp_path / name).write_text((project / name).read_text())
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "fake/bin").mkdir(parents=True)
+    for name in ("python", "dvc"):
+        (tmp_path / "fake/bin" / name).write_text(FAKE_TOOL)
+        (tmp_path / "fake/bin" / name).chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
+    runs = {
+        "compare": ([f"BASE={given}"], ["arg:--base", f"arg:{expected}"]),
+        "monitor": ([f"DATA={given}"], ["arg:monitor", f"arg:{expected}"]),
+        "drift-check": (
+            [f"BASE={given}", f"NEWEST={given}"],
+            ["arg:monitor", f"arg:{expected}", "arg:--base", f"arg:{expected}"],
+        ),
+        "serve": ([f"HOST={given}", f"PORT={given}"], [f"host:{expected}", f"port:{expected}"]),
+    }
+    for target, (variables, wanted) in runs.items():
+        result = subprocess.run(
+            ["make", "--no-print-directory", target, "VENV=fake", *variables],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        lines = [
+            line
+            for line in result.stdout.splitlines()
+            if line.startswith(("arg:", "host:", "port:"))
+        ]
+        echoed = (result.stdout + result.stderr).splitlines()
+        assert not [line for line in echoed if line.startswith("INJECTED")], "\n".join(echoed)
+        found = iter(lines)
+        assert all(line in found for line in wanted), f"{target}: {wanted} not in {lines}"

@@ -1,7 +1,8 @@
 # The model server's targets (baked with serving=fastapi).
 HOST ?= 127.0.0.1
 PORT ?= 8000
+export HOST PORT  # recipes quote them as "$$HOST" (see the Makefile's export)
 .PHONY: serve
 
 serve: | $(VENV)/bin/python ## Serve the current model over HTTP on $(HOST):$(PORT)
-	SERVE_HOST=$(HOST) SERVE_PORT=$(PORT) python -m $(PACKAGE) serve
+	SERVE_HOST="$$HOST" SERVE_PORT="$$PORT" python -m $(PACKAGE) serve
