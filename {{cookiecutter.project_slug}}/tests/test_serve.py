@@ -152,7 +152,7 @@ def test_hot_swap_and_refusal(client: TestClient, registry: Registry, mixed_fram
     registry.fs.pipe_file(path, b"not a model")
     reply = client.post("/admin/reload", headers=auth).json()
     assert reply["model_version"] == second and reply["refused"]["version"] == corrupt
-    assert client.get("/model").json()["refused"]["version"] == corrupt
+    assert client.get("/admin/model", headers=auth).json()["refused"]["version"] == corrupt
     assert client.post("/predict", json={"records": [ROW]}).headers["X-Model-Version"] == second
     rolled = client.post("/admin/rollback", headers=auth).json()
     assert rolled["model_version"] == second  # the version before the corrupt one

@@ -16,6 +16,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 from .conftest import publish_tiny
 
 ROW = {"size": 10.5, "count": 2, "colour": "red"}
+TOKEN = "a-long-random-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def lines(folder) -> list[dict]:
@@ -58,6 +60,54 @@ def test_rotation_keeps_the_total_size_bounded(tmp_path) -> None:
     assert kept == list(range(kept[0], 5000)), "what is kept is contiguous: no line lost in it"
 
 
+def test_a_request_too_large_for_a_file_is_counted_not_logged(tmp_path) -> None:
+    """One large request never takes a file, or the folder, past the bound."""
+    log = PredictionLog(tmp_path, max_bytes=100_000)
+    log.start()
+    for i in range(2000):
+        log.record("0001-abc", [{**ROW, "count": i}], [1])
+        if i == 1000:
+            log.record("0001-abc", [{**ROW, "colour": "x" * 30_000}], [1])
+    log.stop()
+    files = list(tmp_path.glob("predictions*.jsonl"))
+    assert all(path.stat().st_size <= 10_000 for path in files)
+    assert sum(path.stat().st_size for path in files) <= 100_000
+    assert log.too_large == 1 == log.status()["too_large"] and log.written == 2000
+    assert all(len(e["inputs"][0]["colour"]) < 100 for e in lines(tmp_path))
+
+
+def test_a_small_bound_holds_too(tmp_path) -> None:
+    log = PredictionLog(tmp_path, max_bytes=3000)
+    log.start()
+    for i in range(30):  # about 3,600 bytes
+        log.record("0001-abc", [{**ROW, "count": i}], [1])
+    log.stop()
+    assert sum(path.stat().st_size for path in tmp_path.glob("predictions*.jsonl")) <= 3000
+
+
+def test_an_uncreatable_folder_is_a_clear_error_not_a_traceback(
+    registry, mixed_frame, tmp_path, caplog
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    folder = blocker / "logs"
+    with pytest.raises(SystemExit, match=r"^ERROR: SERVE_PREDICTION_LOG=.*cannot create"):
+        Settings(model_name="tiny", prediction_log=str(folder)).check_prediction_log()
+    # Started without that check (as the tests do): logging is off, serving carries on.
+    publish_tiny(registry, mixed_frame)
+    settings = Settings(
+        MODEL_REGISTRY=str(registry.location.rsplit("/", 1)[0]),
+        model_name="tiny",
+        admin_token=TOKEN,
+        prediction_log=str(folder),
+    )
+    with TestClient(create_app(settings, watch=False)) as client:
+        assert client.post("/predict", json={"records": [ROW]}).status_code == 200
+        status = client.get("/admin/model", headers=AUTH).json()["prediction_log"]
+        assert status["error"].startswith(f"prediction logging off: cannot create {folder}")
+    assert "prediction logging off" in caplog.text
+
+
 class FullDisk:
     """A log file on a full disk: the file opens, every write fails."""
 
@@ -77,6 +127,7 @@ def test_a_full_disk_stops_logging_but_not_serving(registry, mixed_frame, tmp_pa
     settings = Settings(
         MODEL_REGISTRY=str(registry.location.rsplit("/", 1)[0]),
         model_name="tiny",
+        admin_token=TOKEN,
         prediction_log=str(tmp_path / "logs"),
     )
     app = create_app(settings, watch=False, log_opener=FullDisk)
@@ -84,7 +135,7 @@ def test_a_full_disk_stops_logging_but_not_serving(registry, mixed_frame, tmp_pa
         for _ in range(20):
             assert client.post("/predict", json={"records": [ROW]}).status_code == 200
         app.state.prediction_log.stop()  # everything queued has been tried
-        status = client.get("/model").json()["prediction_log"]
+        status = client.get("/admin/model", headers=AUTH).json()["prediction_log"]
         assert status["error"] == "prediction logging stopped: [Errno 28] No space left on device"
         assert status["written"] == 0
         assert client.post("/predict", json={"records": [ROW]}).status_code == 200

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..deploy.registry import Registry, RegistryError
 from .batching import MicroBatcher
@@ -46,13 +47,26 @@ def create_app(settings: Settings | None = None, watch: bool = True, log_opener=
         if prediction_log:
             prediction_log.stop()
 
-    app = FastAPI(title=f"{settings.model_name} model server", lifespan=lifespan)
+    docs = settings.docs_on  # SERVE_DOCS; by default only on loopback
+    app = FastAPI(
+        title=f"{settings.model_name} model server",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.add_middleware(RequestGuard, read_timeout=settings.read_timeout)
     app.state.settings, app.state.holder, app.state.batcher = settings, holder, batcher
     app.state.prediction_log = prediction_log
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, error: InputError) -> JSONBody:
         return JSONBody({"detail": str(error)}, status_code=422)
+
+    @app.exception_handler(BodyTimeout)
+    async def body_timeout(request: Request, error: BodyTimeout) -> JSONBody:
+        detail = f"the request body did not arrive within {settings.read_timeout:g} s"
+        return JSONBody({"detail": detail}, status_code=408, headers={"Connection": "close"})
 
     @app.exception_handler(V2Error)
     async def v2_error(request: Request, error: V2Error) -> JSONBody:
@@ -71,16 +85,11 @@ def create_app(settings: Settings | None = None, watch: bool = True, log_opener=
 
     @app.get("/model")
     async def model() -> JSONBody:
-        """The served version's manifest, the last refused version, the prediction log."""
-        served = require_model(holder)
-        return JSONBody(
-            {
-                **served.loaded.manifest,
-                "name": settings.model_name,
-                "refused": holder.refused,
-                "prediction_log": prediction_log.status() if prediction_log else None,
-            }
-        )
+        """The served version: its name, features, metrics and classes (GET /admin/model
+        gives the whole manifest)."""
+        manifest = require_model(holder).loaded.manifest
+        public = {key: manifest.get(key) for key in PUBLIC_MANIFEST}
+        return JSONBody({**public, "name": settings.model_name})
 
     @app.post(
         "/predict",
@@ -120,10 +129,25 @@ def create_app(settings: Settings | None = None, watch: bool = True, log_opener=
                 detail="admin calls need an Authorization: Bearer token",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if not token or not hmac.compare_digest(authorization.removeprefix("Bearer "), token):
+        given = authorization.removeprefix("Bearer ").encode("utf-8", "surrogateescape")
+        if not token or not hmac.compare_digest(given, token.encode("utf-8", "surrogateescape")):
             raise HTTPException(
                 403, detail="the token is wrong, or admin calls are disabled (no SERVE_ADMIN_TOKEN)"
             )
+
+    @app.get("/admin/model", dependencies=[Depends(admin)])
+    async def admin_model() -> JSONBody:
+        """The served version's whole manifest (smoke rows, params, data hashes), the last
+        refused version and the prediction log's status."""
+        served = holder.served
+        return JSONBody(
+            {
+                **(served.loaded.manifest if served else {}),
+                "name": settings.model_name,
+                "refused": holder.refused,
+                "prediction_log": prediction_log.status() if prediction_log else None,
+            }
+        )
 
     @app.post("/admin/reload", dependencies=[Depends(admin)])
     async def reload() -> JSONBody:
@@ -145,6 +169,64 @@ def create_app(settings: Settings | None = None, watch: bool = True, log_opener=
 
     app.include_router(v2_router(holder, batcher, settings))
     return app
+
+
+PUBLIC_MANIFEST = ("version", "features", "metrics", "classes", "created")
+# POST routes whose body must be JSON: a browser form from another site cannot send it
+# without a CORS preflight, which this server does not answer.
+JSON_ROUTES = ("/predict",)
+JSON_ROUTE_SUFFIX = "/infer"  # the V2 infer routes, under /v2/models/
+
+
+class BodyTimeout(Exception):
+    """The client did not send the request body in time."""
+
+
+class RequestGuard:
+    """Plain ASGI middleware (cheap on the hot path) for request bodies: JSON only on the
+    prediction routes (415 before reading the body), and a bound on the time the whole
+    body may take to arrive (BodyTimeout, answered 408 and the connection closed), so
+    half-sent requests do not hold the server."""
+
+    def __init__(self, app: ASGIApp, read_timeout: float) -> None:
+        self.app, self.read_timeout = app, read_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        json_route = path in JSON_ROUTES or (
+            path.startswith("/v2/models/") and path.endswith(JSON_ROUTE_SUFFIX)
+        )
+        if json_route and not sends_json(scope):
+            detail = "the body must be JSON, sent with Content-Type: application/json"
+            key = "error" if path.startswith("/v2/") else "detail"
+            return await JSONBody({key: detail}, status_code=415)(scope, receive, send)
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        done = False
+
+        async def timed_receive() -> Message:
+            nonlocal deadline, done
+            if done:  # the body is in: waiting for a disconnect is not bounded
+                return await receive()
+            if deadline is None:
+                deadline = loop.time() + self.read_timeout
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+            except asyncio.TimeoutError:  # TimeoutError from Python 3.11
+                raise BodyTimeout from None
+            done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed_receive, send)
+
+
+def sends_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.partition(b";")[0].strip().lower() == b"application/json"
+    return False
 
 
 def require_model(holder: ModelHolder) -> Served:

@@ -3,9 +3,11 @@
 Requests only put their rows on a queue; one writer thread serialises and appends them
 (whole lines per write, so concurrent requests never interleave). The active file is
 predictions.jsonl; when it reaches its share of the size bound it is renamed to
-predictions-<time>-<n>.jsonl and the oldest such files are deleted, so the folder never
-holds much more than SERVE_PREDICTION_LOG_MAX_MB. A failed write (a full disk, say) stops
-logging, logs the error and shows it in GET /model; serving carries on.
+predictions-<time>-<n>.jsonl before a write would take it past its share, and the oldest
+such files are deleted, so the folder never holds more than SERVE_PREDICTION_LOG_MAX_MB.
+A request whose line alone is larger than a file's share is not logged but counted
+(too_large). A folder that cannot be created, or a failed write (a full disk, say), stops
+logging, logs the error and shows it in GET /admin/model; serving carries on.
 `python -m <package> monitor <folder>` reads these files as a batch.
 """
 
@@ -31,9 +33,9 @@ class PredictionLog:
         self.folder = Path(folder)
         self._open = opener or (lambda path: path.open("ab"))  # tests simulate a full disk
         self.max_bytes = max_bytes
-        self.file_bytes = max(max_bytes // FILES, 4096)
+        self.file_bytes = min(max(max_bytes // FILES, 4096), max_bytes)
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self.written = self.dropped = 0
+        self.written = self.dropped = self.too_large = 0
         self.error: str | None = None
         self._rotations = 0
         self._handle = None
@@ -41,7 +43,12 @@ class PredictionLog:
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
 
     def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self.error = f"prediction logging off: cannot create {self.folder}: {error}"
+            log.error("%s - serving continues without it", self.error)
+            return
         self._thread.start()
 
     def stop(self) -> None:
@@ -57,13 +64,14 @@ class PredictionLog:
         try:
             self.queue.put_nowait((time.time(), version, inputs, predictions))
         except queue.Full:
-            self.dropped += 1  # the writer cannot keep up; counted, shown in GET /model
+            self.dropped += 1  # the writer cannot keep up; counted, shown in GET /admin/model
 
     def status(self) -> dict:
         return {
             "folder": str(self.folder),
             "written": self.written,
             "dropped": self.dropped,
+            "too_large": self.too_large,
             "error": self.error,
         }
 
@@ -96,6 +104,15 @@ class PredictionLog:
             )
             for at, version, inputs, predictions in entries
         ]
+        fitting = [line for line in lines if len(line) <= self.file_bytes]
+        if len(fitting) < len(lines):
+            if not self.too_large:
+                log.warning(
+                    "a request too large for the prediction log (over %d bytes) is not logged",
+                    self.file_bytes,
+                )
+            self.too_large += len(lines) - len(fitting)
+            lines = fitting
         try:
             for chunk in self._chunks(lines):
                 self._handle.write(chunk)
@@ -105,7 +122,7 @@ class PredictionLog:
             self.error = f"prediction logging stopped: {error}"
             log.error("%s - serving continues without it", self.error)
             return
-        self.written += len(entries)
+        self.written += len(lines)
 
     def _chunks(self, lines: list[bytes]):
         """Whole lines, at most what fits the active file; rotate when it is full."""

@@ -1,6 +1,7 @@
 """Runtime settings of the server, from environment variables (SERVE_*, MODEL_REGISTRY)."""
 
 import ipaddress
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -9,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ..params import load_params
 
 PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "secret", "token", "admin"}
+MIN_TOKEN_LENGTH = 24  # beyond loopback; `openssl rand -hex 32` gives 64
 
 
 def model_name_in_params() -> str:
@@ -34,6 +36,13 @@ class Settings(BaseSettings):
     batch_max_rows: int = Field(2048, ge=1)
     prediction_log: str = Field("", description="folder for prediction logs; empty: off")
     prediction_log_max_mb: float = Field(100, gt=0, description="bound on the logs' total size")
+    docs: bool | None = Field(None, description="/docs, /redoc, /openapi.json; unset: loopback")
+    read_timeout: float = Field(30, gt=0, description="seconds for each part of a request body")
+    max_connections: int = Field(1000, ge=1, description="beyond it, new requests get 503")
+
+    @property
+    def docs_on(self) -> bool:
+        return is_loopback(self.host) if self.docs is None else self.docs
 
     def check_model_name(self) -> None:
         if not self.model_name:
@@ -44,12 +53,31 @@ class Settings(BaseSettings):
 
     def check_exposure(self) -> None:
         """Refuse to listen beyond loopback without a real admin token."""
-        if is_loopback(self.host) or self.admin_token.strip().lower() not in PLACEHOLDER_TOKENS:
+        token = self.admin_token.strip()
+        if is_loopback(self.host):
             return
-        raise SystemExit(
-            f"ERROR: SERVE_ADMIN_TOKEN is empty or a placeholder while binding {self.host} - "
-            "set a long random token (e.g. `openssl rand -hex 32`) or bind 127.0.0.1"
-        )
+        if token.lower() in PLACEHOLDER_TOKENS or len(token) < MIN_TOKEN_LENGTH:
+            raise SystemExit(
+                f"ERROR: SERVE_ADMIN_TOKEN is empty, a placeholder or shorter than "
+                f"{MIN_TOKEN_LENGTH} characters while binding {self.host} - set a long random "
+                "token (e.g. `openssl rand -hex 32`) or bind 127.0.0.1"
+            )
+
+    def check_prediction_log(self) -> None:
+        """Refuse to start when the prediction log's folder cannot be created or written."""
+        if not self.prediction_log:
+            return
+        folder = Path(self.prediction_log)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError("not writable")
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise SystemExit(
+                f"ERROR: SERVE_PREDICTION_LOG={self.prediction_log}: cannot create or write "
+                f"the folder ({reason}) - choose a writable folder, or unset it to log nothing"
+            ) from None
 
 
 def is_loopback(host: str) -> bool:
