@@ -64,6 +64,7 @@ def test_endpoints_answer_with_the_model_version(served) -> None:
     assert status == 200 and body["model_version"] == headers["x-model-version"]
     status, model, _ = client.call("GET", "/model")
     assert status == 200 and model["version"] == body["model_version"]
+    assert "smoke" not in model and client.call("GET", "/admin/model")[0] == 401
     inputs = [{"name": k, "shape": [1], "datatype": "FP64", "data": [v]} for k, v in row.items()]
     status, answer, _ = client.call("POST", f"/v2/models/{model['name']}/infer", {"inputs": inputs})
     assert status == 200 and answer["model_version"] == body["model_version"]
@@ -103,7 +104,8 @@ def test_concurrent_requests_are_logged_one_whole_line_each(served) -> None:
     assert all(
         entry["inputs"] == [row] and len(entry["outputs"]["predictions"]) == 1 for entry in entries
     )
-    _, model, _ = Client(port).call("GET", "/model")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    _, model, _ = Client(port).call("GET", "/admin/model", headers=auth)
     assert model["prediction_log"]["error"] is None
     assert model["prediction_log"]["written"] == len(lines)
     # The logs are a batch for the monitor: usable (exit 0 or 1, never 2).
