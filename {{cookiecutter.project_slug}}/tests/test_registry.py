@@ -1,18 +1,24 @@
 import json
 import re
 import subprocess
+import threading
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import skops.io as sio
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
-from {{ cookiecutter.package_name }}.deploy import bundle
+from {{ cookiecutter.package_name }}.deploy import bundle, release
 from {{ cookiecutter.package_name }}.deploy.bundle import BundleError, check_and_load
 from {{ cookiecutter.package_name }}.deploy.registry import Registry, RegistryError
 from {{ cookiecutter.package_name }}.deploy.release import gate, git_commit
 from {{ cookiecutter.package_name }}.errors import PipelineError
+from {{ cookiecutter.package_name }}.stages.train import train as train_model
 
-from .conftest import make_params, publish_tiny
+from .conftest import make_params, publish_tiny, small_frame
 
 
 def load(registry: Registry, version: str, **changes) -> bundle.Loaded:
@@ -88,11 +94,59 @@ def test_wrong_smoke_output_is_refused(registry: Registry, mixed_frame: pd.DataF
         load(registry, version, smoke={**smoke, "predictions": flipped})
 
 
-def test_untrusted_type_is_refused(registry: Registry, mixed_frame: pd.DataFrame) -> None:
-    version = publish_tiny(registry, mixed_frame)
-    manifest = registry.manifest(version)
-    with pytest.raises(BundleError, match=r"untrusted types: builtins.eval"):
-        load(registry, version, trusted_types=[*manifest["trusted_types"], "builtins.eval"])
+def code_running_gadget(marker: Path) -> tuple[Pipeline, str]:
+    """A pipeline made only of numpy and scikit-learn types that runs a string as code when
+    it transforms it (numpy's runstring is `exec`), and a string that creates `marker`."""
+    from numpy.testing._private.utils import runstring
+
+    step = FunctionTransformer(func=np.vectorize(runstring), kw_args={"dict": {}})
+    return Pipeline([("preprocess", step), ("estimator", FunctionTransformer())]), (
+        f"open({str(marker)!r}, 'w').close()"
+    )
+
+
+def test_a_model_that_runs_code_on_load_is_refused_before_it_is_built(
+    registry: Registry, mixed_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Published around `make deploy`'s check, with a manifest that lists its types, the
+    gadget is refused on load and its smoke row's code never runs."""
+    marker = tmp_path / "executed"
+    trial, code = code_running_gadget(marker)
+    trial.fit_transform(pd.DataFrame({"code": [code]}))
+    assert marker.exists(), "the gadget no longer runs code: the test would prove nothing"
+    marker.unlink()
+    archive = sio.dumps(code_running_gadget(marker)[0])  # a fresh one: exec fills its dict
+    manifest = {
+        **registry.manifest(publish_tiny(registry, mixed_frame)),
+        "sha256": {bundle.MODEL_FILE: bundle.sha256(archive)},
+        "trusted_types": sio.get_untrusted_types(data=archive),
+        "features": [{"name": "code", "type": "string", "nullable": False}],
+        "smoke": {"rows": [{"code": code}], "predictions": [None]},
+        "version": "0002-e0e0e0e",
+    }
+    folder = f"{registry.base}/versions/0002-e0e0e0e"
+    registry.fs.makedirs(folder)
+    registry.fs.pipe_file(f"{folder}/{bundle.MODEL_FILE}", archive)
+    registry.fs.pipe_file(f"{folder}/manifest.json", json.dumps(manifest).encode())
+    registry.promote("0002-e0e0e0e")
+    with pytest.raises(BundleError, match=r"outside the allow-list: .*numpy\.vectorize"):
+        load(registry, "0002-e0e0e0e")
+    assert not marker.exists(), "the archive's code ran"
+
+
+def test_deploy_refuses_a_model_with_types_outside_the_allow_list(mixed_frame) -> None:
+    features = mixed_frame.drop(columns="target")
+    model = Pipeline([("scale", FunctionTransformer(np.log1p))]).fit(features[["size"]])
+    with pytest.raises(BundleError, match=r"FunctionTransformer.*EXTRA_TRUSTED_TYPES in src/"):
+        bundle.build(model, features, b"{}", {})
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("estimator", ["random_forest", "gradient_boosting", "linear"])
+def test_the_template_pipelines_are_on_the_allow_list(task: str, estimator: str) -> None:
+    """After a scikit-learn upgrade moves a class, this says which name to update."""
+    model = train_model(small_frame(task), make_params(task, estimator))
+    assert bundle.untrusted(sio.dumps(model)) == []
 
 
 def test_unlisted_type_in_archive_is_refused(registry: Registry, mixed_frame: pd.DataFrame) -> None:
@@ -147,3 +201,74 @@ def test_a_version_from_uncommitted_work_is_marked_dirty(
     assert git_commit() == f"{clean}-dirty"
     version = registry.publish({}, {"metrics": {}}, git_commit())
     assert version == f"0001-{clean}-dirty" and registry.versions() == [version]
+
+
+def test_version_ids_are_never_paths(registry: Registry, mixed_frame, tmp_path) -> None:
+    """A CURRENT naming a folder outside the registry is refused, as are such arguments."""
+    version = publish_tiny(registry, mixed_frame)
+    outside = tmp_path / "outside"
+    registry.fs.copy(f"{registry.base}/versions/{version}", str(outside), recursive=True)
+    (Path(registry.base) / "CURRENT").write_text("../../../outside\n")
+    assert registry.fs.exists(f"{registry.base}/versions/../../../outside/manifest.json")
+    with pytest.raises(RegistryError, match=r"CURRENT: '\.\./\.\./\.\./outside' is not a"):
+        registry.current()
+    for call in (registry.manifest, registry.promote, lambda v: registry.read(v, "model.skops")):
+        with pytest.raises(RegistryError, match="is not a version id"):
+            call("../../../outside")
+
+
+@pytest.fixture
+def project_registry(registry: Registry, monkeypatch) -> Registry:
+    """The registry the deploy commands use (MODEL_REGISTRY), with the tiny params."""
+    monkeypatch.setenv("MODEL_REGISTRY", registry.location.rsplit("/", 1)[0])
+    monkeypatch.setattr(release, "load_params", make_params)
+    return registry
+
+
+def test_rollback_refuses_what_is_not_a_version(project_registry: Registry, mixed_frame) -> None:
+    first = publish_tiny(project_registry, mixed_frame)
+    second = publish_tiny(project_registry, mixed_frame, n_estimators=5)
+    with pytest.raises(RegistryError, match=r"rollback: '\.\./\.\./etc' is not a version id"):
+        release.rollback_main(["../../etc"])
+    with pytest.raises(SystemExit):
+        release.rollback_main(["--force"])
+    assert project_registry.current() == second
+    release.rollback_main([first])
+    assert project_registry.current() == first
+
+
+def test_models_names_a_version_whose_manifest_is_unreadable(
+    project_registry: Registry, mixed_frame
+) -> None:
+    first = publish_tiny(project_registry, mixed_frame)
+    second = publish_tiny(project_registry, mixed_frame, n_estimators=5)
+    Path(project_registry.base, "versions", first, "manifest.json").write_text("")
+    lines = release.models().splitlines()
+    assert re.fullmatch(rf"  {first}  unreadable manifest: .*{first}.*", lines[0])
+    assert lines[1].startswith(f"* {second}  ")
+
+
+def test_a_second_writer_waits_for_the_lock(registry: Registry, mixed_frame) -> None:
+    """Two deploys at once (two processes, or two Registry objects) run one after the other,
+    so they never take the same number."""
+    publish_tiny(registry, mixed_frame)
+    other = Registry(registry.location.rsplit("/", 1)[0], registry.model)
+    published = []
+    with registry.lock():
+        writer = threading.Thread(
+            target=lambda: published.append(other.publish({}, {"metrics": {}}, "bbbbbbb"))
+        )
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive() and not published, "the second writer did not wait"
+        mine = registry.publish({}, {"metrics": {}}, "aaaaaaa")
+    writer.join(10)
+    assert (mine, *published) == ("0002-aaaaaaa", "0003-bbbbbbb")
+    assert registry.versions()[1:] == ["0002-aaaaaaa", "0003-bbbbbbb"]
+
+
+def test_a_taken_number_is_skipped(registry: Registry, monkeypatch) -> None:
+    """A folder another writer made after this one listed the versions is never reused."""
+    Path(registry.base, "versions", "0001-abc1234").mkdir(parents=True)
+    monkeypatch.setattr(registry, "_numbered", dict)  # a listing from before it was made
+    assert registry.publish({}, {"metrics": {}}, "abc1234") == "0002-abc1234"

@@ -1,12 +1,15 @@
 """The deployable bundle: the model in skops format, its manifest, and the checks on load.
 
-Nothing here unpickles: the server loads skops archives, and only with the types the
-manifest lists, which must come from numpy, scipy or scikit-learn.
+Nothing here unpickles: the server loads skops archives, and only when every type and
+function in the archive is on the exact list in trusted.py (the manifest's list is a
+record, not a permission).
 """
 
 import hashlib
+import io
 import json
 import platform
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -18,10 +21,10 @@ from sklearn.pipeline import Pipeline
 
 from ..errors import PipelineError
 from ..pipeline.features import column_kinds
+from .trusted import TRUSTED_TYPES
 
 MODEL_FILE = "model.skops"
 PROFILE_FILE = "reference_profile.json"
-TRUSTED_MODULES = ("numpy.", "scipy.", "sklearn.")
 SMOKE_ROWS = 5
 
 
@@ -84,11 +87,48 @@ def outputs(model: Pipeline, frame: pd.DataFrame) -> dict:
     return {"predictions": predictions.tolist(), "probabilities": probabilities.round(12).tolist()}
 
 
+def _named_types(node, found: set[str]) -> None:
+    """Every "module.Class" the archive's schema names, at any depth."""
+    if isinstance(node, dict):
+        if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+            found.add(f"{node['__module__']}.{node['__class__']}")
+        for value in node.values():
+            _named_types(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _named_types(value, found)
+
+
+def archive_types(archive: bytes) -> set[str]:
+    """The types and functions a skops archive would build or call, read without loading it:
+    each node's class in its schema and every name skops itself does not trust."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as bundle_zip:
+            schema = json.loads(bundle_zip.read("schema.json"))
+        found = set(sio.get_untrusted_types(data=archive))
+    except Exception as error:  # a broken zip or schema: nothing is loaded from it
+        raise BundleError(f"{MODEL_FILE} is not a readable skops archive: {error}") from None
+    _named_types(schema, found)
+    return found
+
+
+def untrusted(archive: bytes) -> list[str]:
+    """The archive's types that are not on the allow-list in trusted.py."""
+    return sorted(archive_types(archive) - TRUSTED_TYPES)
+
+
 def build(
     model: Pipeline, test_features: pd.DataFrame, profile: bytes, facts: dict
 ) -> tuple[dict, dict]:
     """Serialise the model and describe it; returns (files, manifest)."""
     archive = sio.dumps(model)
+    outside = untrusted(archive)
+    if outside:
+        raise BundleError(
+            f"the model holds types outside the allow-list: {', '.join(outside)} - the server "
+            f"would refuse it; if you trust them, add them to EXTRA_TRUSTED_TYPES in "
+            f"src/{__package__.replace('.', '/')}/trusted.py"
+        )
     smoke = test_features.head(SMOKE_ROWS)
     files = {MODEL_FILE: archive, PROFILE_FILE: profile}
     manifest = {
@@ -125,16 +165,21 @@ def check_and_load(manifest: dict, files: dict[str, bytes]) -> Loaded:
             f"version {version} was trained with scikit-learn {manifest['sklearn_version']}, "
             f"this server runs {sklearn.__version__}"
         )
-    listed = set(manifest["trusted_types"])
-    outside = sorted(name for name in listed if not name.startswith(TRUSTED_MODULES))
+    # Every type in the archive is checked against the allow-list before any object is
+    # built; the manifest's list, written by whoever published, grants nothing.
+    outside = untrusted(files[MODEL_FILE])
     if outside:
-        raise BundleError(f"version {version} lists untrusted types: {', '.join(outside)}")
+        raise BundleError(
+            f"version {version} holds types outside the allow-list: {', '.join(outside)} "
+            f"(add types you trust to EXTRA_TRUSTED_TYPES in deploy/trusted.py)"
+        )
     found = set(sio.get_untrusted_types(data=files[MODEL_FILE]))
-    if not found <= listed:
+    listed = set(manifest["trusted_types"])
+    if not found <= listed:  # the manifest no longer describes the archive: tampered
         raise BundleError(
             f"version {version} holds unlisted types: {', '.join(sorted(found - listed))}"
         )
-    model = sio.loads(files[MODEL_FILE], trusted=sorted(listed))
+    model = sio.loads(files[MODEL_FILE], trusted=sorted(found))
     # The smoke rows take the same path as a request's rows, so the check covers serving.
     smoke = manifest["smoke"]
     names = [f["name"] for f in manifest["features"]]

@@ -6,11 +6,22 @@
 A version is complete once its manifest exists: publishing writes the manifest last, and
 promoting replaces CURRENT in one step, so a crash at any point leaves CURRENT naming a
 complete version.
+
+Version ids are checked against VERSION wherever they are read (CURRENT, arguments), so a
+name like `../..` never becomes a path. Writers take a lock: in a local folder an exclusive
+file lock on <model>/.lock, held by a whole deploy or rollback, so two at once run one
+after the other and never take the same number. Object stores have no such lock: keep one
+writer at a time there (CI's deploy job runs in one concurrency group).
 """
 
+import fcntl
 import json
+import logging
 import re
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import fsspec
@@ -18,12 +29,23 @@ from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import PipelineError
 
+log = logging.getLogger(__name__)
+
 MANIFEST = "manifest.json"
-VERSION = re.compile(r"^(\d{4,})-([0-9a-z]+(?:-dirty)?)$")  # number, commit, -dirty
+LOCK = ".lock"
+VERSION = re.compile(r"([0-9]{4,})-([0-9a-z]+(?:-dirty)?)")  # number, commit, -dirty
 
 
 class RegistryError(PipelineError):
     """The registry cannot do what was asked; the message says why."""
+
+
+def checked(version: object, where: str) -> str:
+    """The version id itself if it has the form of one, else a RegistryError naming where
+    it came from: an id is only ever a folder name, never a path."""
+    if not isinstance(version, str) or not VERSION.fullmatch(version):
+        raise RegistryError(f"{where}: {version!r} is not a version id (like 0003-1a2b3c4)")
+    return version
 
 
 class Registry:
@@ -34,6 +56,34 @@ class Registry:
         self.location = f"{root.rstrip('/')}/{model}"
         self.base = f"{base.rstrip('/')}/{model}"
         self.model = model
+        self._held = 0  # lock() is re-entrant: deploy holds it around publish and promote
+        self._threads = threading.RLock()
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Be the only writer: an exclusive file lock in a local folder (waiting for another
+        deploy or rollback to finish); nothing on object stores, where one writer at a time
+        is the rule."""
+        with self._threads:
+            if self._held or not isinstance(self.fs, LocalFileSystem):
+                self._held += 1
+                try:
+                    yield
+                finally:
+                    self._held -= 1
+                return
+            self.fs.makedirs(self.base, exist_ok=True)
+            with Path(self._path(LOCK)).open("a") as handle:  # closing it releases the lock
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    log.info("waiting for another deploy or rollback of %s", self.location)
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                self._held += 1
+                try:
+                    yield
+                finally:
+                    self._held -= 1
 
     def _path(self, *parts: str) -> str:
         return "/".join([self.base, *parts])
@@ -45,7 +95,7 @@ class Registry:
         except FileNotFoundError:
             return {}
         names = (entry.rstrip("/").rsplit("/", 1)[-1] for entry in entries)
-        return {int(match.group(1)): name for name in names if (match := VERSION.match(name))}
+        return {int(match.group(1)): name for name in names if (match := VERSION.fullmatch(name))}
 
     def versions(self) -> list[str]:
         """Complete versions, oldest first."""
@@ -59,14 +109,27 @@ class Registry:
     def current(self) -> str | None:
         """The version CURRENT names, or None before the first promotion."""
         try:
-            return self.fs.cat_file(self._path("CURRENT")).decode().strip() or None
+            named = self.fs.cat_file(self._path("CURRENT")).decode(errors="replace").strip()
         except FileNotFoundError:
             return None
+        return checked(named, f"{self.location}/CURRENT") if named else None
 
     def manifest(self, version: str) -> dict:
-        return json.loads(self.read(version, MANIFEST))
+        data = self.read(version, MANIFEST)
+        try:
+            document = json.loads(data)
+        except ValueError as error:  # empty, truncated, not UTF-8
+            raise RegistryError(
+                f"{self.location}: version {version} has an unreadable {MANIFEST}: {error}"
+            ) from None
+        if not isinstance(document, dict):
+            raise RegistryError(
+                f"{self.location}: version {version}'s {MANIFEST} is not a JSON object"
+            )
+        return document
 
     def read(self, version: str, name: str) -> bytes:
+        checked(version, self.location)
         try:
             return self.fs.cat_file(self._path("versions", version, name))
         except FileNotFoundError as error:
@@ -74,18 +137,43 @@ class Registry:
 
     def publish(self, files: dict[str, bytes], manifest: dict, commit: str) -> str:
         """Store a new version: its files first, the manifest last. Returns the version."""
-        # Numbers of incomplete versions are skipped too, so a name is never reused.
-        version = f"{max(self._numbered(), default=0) + 1:04d}-{commit}"
-        self.fs.makedirs(self._path("versions", version), exist_ok=True)
+        with self.lock():
+            version = self._claim(commit)
+            self._write(version, files, manifest)
+        return version
+
+    def _claim(self, commit: str) -> str:
+        """Create the next version's folder, with a number no folder has (numbers of
+        incomplete versions are skipped too, so a name is never reused)."""
+        number = max(self._numbered(), default=0) + 1
+        while True:
+            version = checked(f"{number:04d}-{commit}", "the new version")
+            folder = self._path("versions", version)
+            if isinstance(self.fs, LocalFileSystem):
+                self.fs.makedirs(self._path("versions"), exist_ok=True)
+                try:
+                    Path(folder).mkdir()  # exclusive: fails if another writer made it
+                    return version
+                except FileExistsError:
+                    pass
+            elif not self.fs.exists(folder):
+                return version
+            number += 1
+
+    def _write(self, version: str, files: dict[str, bytes], manifest: dict) -> None:
         for name, data in files.items():
             self.fs.pipe_file(self._path("versions", version, name), data)
         manifest = {**manifest, "version": version, "name": self.model}
         document = json.dumps(manifest, indent=2).encode()
         self.fs.pipe_file(self._path("versions", version, MANIFEST), document)
-        return version
 
     def promote(self, version: str) -> None:
         """Point CURRENT at a complete version in one atomic step."""
+        checked(version, self.location)
+        with self.lock():
+            self._promote(version)
+
+    def _promote(self, version: str) -> None:
         if version not in self.versions():
             raise RegistryError(f"{self.location}: there is no complete version {version}")
         target = self._path("CURRENT")

@@ -1,5 +1,6 @@
 """Deploy, roll back and list model versions: the gate first, then publish and promote."""
 
+import argparse
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ from ..pipeline.data import features_and_target, read_table
 from ..pipeline.features import model_inputs
 from ..products import product
 from . import bundle
-from .registry import Registry
+from .registry import Registry, RegistryError, checked
 
 log = logging.getLogger(__name__)
 LOWER_IS_BETTER = {"rmse", "mae"}
@@ -80,6 +81,11 @@ def deploy() -> str:
     """Gate, publish and promote the pipeline's model; say what happened."""
     params = load_params()
     store = registry(params)
+    with store.lock():  # a second deploy waits, then finds the model already served
+        return _deploy(params, store)
+
+
+def _deploy(params: Params, store: Registry) -> str:
     current = store.current()
     production = store.manifest(current) if current else None
     model_file = product("model")
@@ -110,35 +116,53 @@ def deploy() -> str:
     return f"deployed version {version} to {store.location}"
 
 
-def rollback() -> str:
+def rollback(version: str | None = None) -> str:
+    """Promote the version before the current one, or the version named."""
+    if version is not None:
+        checked(version, "rollback")
     store = registry(load_params())
-    version = store.previous()
-    store.promote(version)
-    return f"rolled back to version {version}"
+    with store.lock():
+        target = version or store.previous()
+        store.promote(target)
+    return f"rolled back to version {target}"
 
 
 def models() -> str:
-    """One line per version with its metrics; the current one marked with *."""
+    """One line per version with its metrics; the current one marked with *, an unreadable
+    one said to be."""
     params = load_params()
     store = registry(params)
-    current = store.current()
+    try:
+        current = store.current()
+    except RegistryError as error:
+        log.warning("%s", error)
+        current = None
     lines = []
     for version in store.versions():
-        manifest = store.manifest(version)
-        scores = " ".join(f"{k}={v:.4f}" for k, v in manifest["metrics"].items())
-        lines.append(
-            f"{'*' if version == current else ' '} {version}  {manifest['created']}  {scores}"
-        )
+        mark = "*" if version == current else " "
+        try:
+            manifest = store.manifest(version)
+            scores = " ".join(f"{k}={v:.4f}" for k, v in manifest["metrics"].items())
+            lines.append(f"{mark} {version}  {manifest['created']}  {scores}")
+        except (RegistryError, KeyError, TypeError, ValueError, AttributeError) as error:
+            reason = error if isinstance(error, RegistryError) else repr(error)
+            lines.append(f"{mark} {version}  unreadable manifest: {reason}")
     return "\n".join(lines) or f"no versions in {store.location} yet - run `make deploy`"
 
 
 def deploy_main(argv: list[str]) -> None:
+    argparse.ArgumentParser(prog="deploy", description=deploy.__doc__).parse_args(argv)
     print(deploy())
 
 
 def rollback_main(argv: list[str]) -> None:
-    print(rollback())
+    parser = argparse.ArgumentParser(prog="rollback", description="promote an earlier version")
+    parser.add_argument(
+        "version", nargs="?", help="the version to serve (default: the one before the current)"
+    )
+    print(rollback(parser.parse_args(argv).version))
 
 
 def models_main(argv: list[str]) -> None:
+    argparse.ArgumentParser(prog="models", description="list the versions").parse_args(argv)
     print(models())
