@@ -483,3 +483,105 @@ def test_make_variables_reach_commands_as_data(bakery, tmp_path, given, expected
         assert not [line for line in echoed if line.startswith("INJECTED")], "\n".join(echoed)
         found = iter(lines)
         assert all(line in found for line in wanted), f"{target}: {wanted} not in {lines}"
+
+
+class Context(dict):
+    """A GitHub expression context: a missing property is null (falsy), as in GitHub."""
+
+    def __getattr__(self, name: str):
+        value = self.get(name, Context())
+        return Context(value) if isinstance(value, dict) else value
+
+
+def github_expression(text: str, github: dict):
+    """Evaluate ${{ }} in text, for the operators the workflow uses (==, !=, &&, ||, format)."""
+
+    def evaluate(match: re.Match):
+        source = re.sub(r"\s*&&\s*", " and ", re.sub(r"\s*\|\|\s*", " or ", match.group(1)))
+        source = re.sub(r"\bformat\(", "fmt(", source)
+        fmt = lambda pattern, *args: pattern.format(*args)  # noqa: E731
+        return eval(source, {"__builtins__": {}}, {"github": Context(github), "fmt": fmt})
+
+    whole = re.fullmatch(r"\$\{\{(.*)\}\}", text.strip(), re.S)
+    if whole:
+        return evaluate(whole)
+    return re.sub(r"\$\{\{(.*?)\}\}", lambda m: str(evaluate(m)), text, flags=re.S)
+
+
+def test_github_runs_on_main_and_the_monitor_are_never_cancelled(bakery) -> None:
+    """GitHub keeps one pending run per concurrency group and cancels the one before it:
+    runs on main (which may wait for a deploy's approval) and scheduled runs may share none."""
+    workflow = yaml.safe_load((bakery() / CI_FILES["github"]).read_text())
+    concurrency = workflow["concurrency"]
+
+    def run(event: str, ref: str, run_id: int, **payload) -> tuple[str, bool]:
+        github = {"event_name": event, "ref": ref, "run_id": run_id, "event": payload}
+        cancel = github_expression(str(concurrency["cancel-in-progress"]), github)
+        return github_expression(concurrency["group"], github), cancel in (True, "true")
+
+    main = [run("push", "refs/heads/main", n) for n in (1, 2, 3)]
+    scheduled = [run("schedule", "refs/heads/main", n) for n in (4, 5)]
+    dispatched = run("workflow_dispatch", "refs/heads/main", 6)
+    groups = [group for group, _ in (*main, *scheduled, dispatched)]
+    assert len(set(groups)) == len(groups), f"runs on main share a group: {groups}"
+    assert not any(cancel for _, cancel in (*main, *scheduled, dispatched))
+    pull = [run("pull_request", "refs/pull/7/merge", n, pull_request={"number": 7}) for n in (7, 8)]
+    assert pull[0][0] == pull[1][0] not in groups and pull[0][1], "a newer push supersedes a PR run"
+    jobs = workflow["jobs"]
+    for name in ("deploy", "monitor"):
+        job = jobs[name]["concurrency"]
+        assert job["cancel-in-progress"] is False and job.get("queue") == "max", name
+    assert jobs["deploy"]["concurrency"]["group"] != jobs["monitor"]["concurrency"]["group"]
+
+
+def azure_macros(text: str, values: dict) -> str:
+    return re.sub(r"\$\(([A-Za-z]+(?:\.[A-Za-z]+)+)\)", lambda m: values[m.group(1)], text)
+
+
+@pytest.mark.parametrize("size", [1_200, 5_371, 40_000])
+def test_azure_pull_request_description_fits_azures_limit(bakery, tmp_path, size) -> None:
+    """Azure DevOps caps a description at 4,000 characters; a longer drift report is cut
+    on a character boundary and links the full report (the drift-report artifact)."""
+    pipeline = yaml.safe_load((bakery(ci_provider="azure") / CI_FILES["azure"]).read_text())
+    [monitor] = [
+        job for stage in pipeline["stages"] for job in stage["jobs"] if job.get("job") == "monitor"
+    ]
+    [step] = [s for s in monitor["steps"] if "az repos pr create" in s.get("script", "")]
+    macros = {
+        "Build.BuildId": "4242",
+        "System.AccessToken": "token",
+        "System.CollectionUri": "https://dev.azure.com/org/",
+        "System.TeamProjectId": "0f1e2d3c",
+    }
+    script = azure_macros(step["script"], macros)
+    env = {k: azure_macros(str(v), macros) for k, v in step.get("env", {}).items()}
+    line = "| feature é | 0.123 | drifted ✓ |\n"
+    report = ("# Drift report\n" + line * (size // len(line) + 1))[:size]
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/pull-request.md").write_text(report, encoding="utf-8")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "az").write_text(
+        '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --description ] && printf %s "$2" > '
+        '"$OUT"; shift; done\n'
+    )
+    for tool_path in bin_dir.iterdir():
+        tool_path.chmod(0o755)
+    out = tmp_path / "description.md"
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, **env, "OUT": str(out), "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    description = out.read_bytes().decode("utf-8")  # strict: no character cut in half
+    assert len(description) <= 4000, len(description)
+    if len(report.encode()) <= 4000:
+        assert description == report.rstrip("\n")
+    else:
+        assert report.startswith(description.split("\n\n(Cut")[0].rstrip(" \n"))
+        assert "drift-report artifact" in description
+        assert "https://dev.azure.com/org/0f1e2d3c/_build/results?buildId=4242" in description
