@@ -73,6 +73,7 @@ PLUMBING = re.compile(
     r"|gh pr comment "
     r"|git fetch --quiet origin "
     r"|if \[ -n \"\$GITLAB_API_TOKEN\" \]; then python3 -c 'import json"
+    r"|unset GITLAB_API_TOKEN$"
     r"|printf '%s' \"\$KEY\" > \"\$GOOGLE_APPLICATION_CREDENTIALS\"$"
     r"|install -m 700 -d ~/\.ssh"
     r"|git switch --create \"\$BRANCH\" && git add --all && git -c user\.name="
@@ -296,6 +297,7 @@ def script_lines(provider: str, config: dict) -> list[str]:
     if provider == "gitlab":
         jobs = [v for v in config.values() if isinstance(v, dict) and "script" in v]
         lines = [*config["default"]["before_script"]]
+        lines += [line for job in jobs for line in job.get("before_script", [])]
         lines += [line for job in jobs for line in job["script"]]
         return [" ".join(line.split()) for line in lines]
     steps = []
@@ -585,3 +587,37 @@ def test_azure_pull_request_description_fits_azures_limit(bakery, tmp_path, size
         assert report.startswith(description.split("\n\n(Cut")[0].rstrip(" \n"))
         assert "drift-report artifact" in description
         assert "https://dev.azure.com/org/0f1e2d3c/_build/results?buildId=4242" in description
+
+
+@pytest.mark.parametrize("remote", ["local", "ssh"])
+def test_gitlab_branch_code_never_runs_with_the_api_token(bakery, remote) -> None:
+    """A merge request's code runs without GITLAB_API_TOKEN; a job that runs no project
+    code (no checkout, no make) posts the note; only the scheduled monitor keeps the token."""
+    project = bakery(ci_provider="gitlab", dvc_remote=remote)
+    config = yaml.safe_load((project / CI_FILES["gitlab"]).read_text())
+    jobs = ci_jobs("gitlab", config)
+    uses_token = set()
+    for name, job in jobs.items():
+        before = job.get("before_script", config["default"]["before_script"])
+        lines = [" ".join(line.split()) for line in [*before, *job["script"]]]
+        runs_code = job.get("variables", {}).get("GIT_STRATEGY") != "none" or any(
+            line.startswith("make ") for line in lines
+        )
+        scheduled_only = all(
+            rule.get("if") == '$CI_PIPELINE_SOURCE == "schedule"' for rule in job["rules"]
+        )
+        if any("GITLAB_API_TOKEN" in line for line in lines if line != "unset GITLAB_API_TOKEN"):
+            uses_token.add(name)
+        if runs_code and not scheduled_only:
+            assert before[0] == "unset GITLAB_API_TOKEN", f"{name} runs code with the token"
+            assert "GITLAB_API_TOKEN" not in " ".join(job["script"]), name
+    assert jobs["report"]["variables"]["GITLAB_API_TOKEN"] == ""
+    [note] = [name for name, job in jobs.items() if "/notes" in " ".join(job["script"])]
+    assert note != "report"
+    posting = jobs[note]
+    assert posting["variables"]["GIT_STRATEGY"] == "none" and posting["before_script"] == []
+    assert posting["needs"] == ["report"] and posting["cache"] == []
+    assert not any("make " in line for line in posting["script"])
+    assert uses_token == {note, "monitor"}, uses_token
+    readme = " ".join((project / "README.md").read_text().split())
+    assert "`GITLAB_API_TOKEN` must be protected" in readme
