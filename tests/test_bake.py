@@ -621,3 +621,25 @@ def test_gitlab_branch_code_never_runs_with_the_api_token(bakery, remote) -> Non
     assert uses_token == {note, "monitor"}, uses_token
     readme = " ".join((project / "README.md").read_text().split())
     assert "`GITLAB_API_TOKEN` must be protected" in readme
+
+
+@pytest.mark.parametrize("remote", ["s3", "azure", "gs", "ssh", "local"])
+def test_github_write_credentials_live_only_in_main_only_environments(bakery, remote) -> None:
+    """One set of names: read-only repository secrets for ci; the write ones as secrets of
+    the environments deploy (production) and monitor (retrain) run in, on main only."""
+    project = bakery(dvc_remote=remote)
+    jobs = yaml.safe_load((project / CI_FILES["github"]).read_text())["jobs"]
+    assert "environment" not in jobs["ci"] and "environment" not in jobs["comment"]
+    assert jobs["deploy"]["environment"] == "production"
+    assert jobs["monitor"]["environment"] == "retrain"
+    for name in ("deploy", "monitor"):
+        assert "github.ref == 'refs/heads/main'" in jobs[name]["if"], name
+    names = {name: remote_credentials("github", job) for name, job in jobs.items()}
+    assert names["deploy"] == names["monitor"] == names["ci"], names
+    if remote in PLUGINS:
+        assert names["ci"], "no remote credentials found"
+    readme = " ".join((project / "README.md").read_text().split())
+    assert "Create the environment `retrain`" in readme
+    if remote in PLUGINS:
+        assert "| secrets of the environment `retrain` | read and write | `monitor`" in readme
+        assert "its `make push` after a drift fails" not in readme
