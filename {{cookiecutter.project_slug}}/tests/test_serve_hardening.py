@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from starlette.requests import Request
 
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
-from {{ cookiecutter.package_name }}.serve import batching, responses
+from {{ cookiecutter.package_name }}.serve import batching, responses, v2
 from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.batching import MicroBatcher
 from {{ cookiecutter.package_name }}.serve.inputs import FeatureSchema, InputError
@@ -162,3 +162,21 @@ def test_v2_outputs_of_the_wrong_shape_get_400(app_for, outputs) -> None:
         assert response.status_code == 400 and "outputs" in response.json()["error"]
         response = client.post(V2_URL, json=v2_request(outputs=[{"name": "predict"}]))
         assert [o["name"] for o in response.json()["outputs"]] == ["predict"]
+
+
+@pytest.mark.parametrize(
+    ("shape", "size"), [([16], 1), ([1], 16), ([2, 8], 16)], ids=["shape", "data", "2-D"]
+)
+def test_v2_tensors_beyond_the_row_limit_are_refused_before_their_values_are_read(
+    app_for, monkeypatch, shape, size
+) -> None:
+    """A large V2 body costs the event loop its parse, not a walk over its values too."""
+    flattened: list = []
+    real = v2.flatten
+    monkeypatch.setattr(v2, "flatten", lambda data: flattened.append(data) or real(data))
+    tensor = {"name": "size", "shape": shape, "datatype": "FP64", "data": [1.0] * size}
+    request = {"inputs": [tensor] if len(shape) == 2 else [tensor, *v2_request()["inputs"][1:]]}
+    with TestClient(app_for(max_request_rows=5)) as client:
+        response = client.post(V2_URL, json=request)
+    assert response.status_code == 400 and "size" in response.json()["error"]
+    assert flattened == []

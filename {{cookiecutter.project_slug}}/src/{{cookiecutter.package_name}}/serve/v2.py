@@ -1,5 +1,7 @@
 """The Open Inference Protocol (V2) over the same model, so stock V2 clients work."""
 
+import math
+
 import numpy as np
 from fastapi import APIRouter, Request
 
@@ -51,8 +53,13 @@ def rows_from_inputs(served: Served, inputs: object, limit: int) -> list[tuple]:
             raise InputError(f"input {name!r}: shape must be a list of non-negative integers")
         if not isinstance(tensor.get("datatype"), str):
             raise InputError(f"input {name!r}: datatype is required")
+        count = math.prod(shape)
+        if count > limit * len(names):  # before any work on the values: at most limit rows
+            raise InputError(f"input {name!r}: {count} values, more than {limit} rows can have")
+        if isinstance(data, list) and len(data) > count:
+            raise InputError(f"input {name!r}: shape {shape} does not match {len(data)}+ values")
         values = flatten(data)
-        if len(values) != int(np.prod(shape)):
+        if len(values) != count:
             raise InputError(f"input {name!r}: shape {shape} does not match {len(values)} values")
         if len(inputs) == 1 and len(shape) == 2:
             if shape[1] != len(names):
