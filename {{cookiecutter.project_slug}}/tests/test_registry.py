@@ -272,3 +272,18 @@ def test_a_taken_number_is_skipped(registry: Registry, monkeypatch) -> None:
     Path(registry.base, "versions", "0001-abc1234").mkdir(parents=True)
     monkeypatch.setattr(registry, "_numbered", dict)  # a listing from before it was made
     assert registry.publish({}, {"metrics": {}}, "abc1234") == "0002-abc1234"
+
+
+def test_an_object_store_registry_numbers_and_checks_versions(tmp_path: Path) -> None:
+    """No file lock there (one writer at a time is the rule), but numbers still advance past
+    every folder, and CURRENT is checked the same way."""
+    registry = Registry(f"memory://{tmp_path.name}", "tiny")
+    registry.fs.pipe_file(f"{registry.base}/versions/0001-abc1234/model.skops", b"partial")
+    with registry.lock():
+        version = registry.publish({}, {"metrics": {}}, "abc1234")
+    registry.promote(version)
+    assert version == registry.current() == "0002-abc1234"
+    assert registry.versions() == [version]
+    registry.fs.pipe_file(f"{registry.base}/CURRENT", b"../other\n")
+    with pytest.raises(RegistryError, match="is not a version id"):
+        registry.current()

@@ -157,6 +157,7 @@ class Registry:
                 except FileExistsError:
                     pass
             elif not self.fs.exists(folder):
+                self.fs.makedirs(folder, exist_ok=True)  # creates a missing bucket/container
                 return version
             number += 1
 
