@@ -650,3 +650,15 @@ def test_github_write_credentials_live_only_in_main_only_environments(bakery, re
     if remote in PLUGINS:
         assert "| secrets of the environment `retrain` | read and write | `monitor`" in readme
         assert "its `make push` after a drift fails" not in readme
+
+
+def test_gitlab_monitor_gets_the_write_credentials_of_its_environment(bakery) -> None:
+    """As on GitHub: write credentials are scoped to environments, and the monitor, whose
+    `make push` after a drift writes, runs in one (retrain) without deploying."""
+    project = bakery(ci_provider="gitlab", dvc_remote="s3")
+    jobs = ci_jobs("gitlab", yaml.safe_load((project / CI_FILES["gitlab"]).read_text()))
+    assert jobs["deploy"]["environment"]["name"] == "production"
+    assert jobs["monitor"]["environment"] == {"name": "retrain", "action": "access"}
+    readme = " ".join((project / "README.md").read_text().split())
+    assert "with the environment scopes `production` and `retrain`" in readme
+    assert "its `make push` after a drift fails" not in readme
