@@ -181,3 +181,19 @@ def test_schema_checks_each_value_exactly(row: dict, message: str) -> None:
     assert schema.check_row({"n": 1.5, "s": None}, "r") == (1.5, None)
     with pytest.raises(InputError, match=message):
         schema.check_row(row, "r")
+
+
+def test_a_current_that_names_no_version_is_refused_at_start(registry, mixed_frame) -> None:
+    """CURRENT pointing outside the registry starts a server that loads nothing (503)."""
+    publish_tiny(registry, mixed_frame)
+    registry.fs.pipe_file(f"{registry.base}/CURRENT", b"../../../outside\n")
+    settings = Settings(
+        MODEL_REGISTRY=str(registry.location.rsplit("/", 1)[0]),
+        model_name="tiny",
+        admin_token=TOKEN,
+    )
+    with TestClient(create_app(settings, watch=False)) as client:
+        assert client.get("/health/ready").status_code == 503
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        refused = client.post("/admin/reload", headers=auth).json()["refused"]
+        assert refused["version"] is None and "CURRENT" in refused["reason"]

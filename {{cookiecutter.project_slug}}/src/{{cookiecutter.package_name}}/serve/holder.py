@@ -9,7 +9,7 @@ import logging
 import threading
 
 from ..deploy.bundle import Loaded, check_and_load
-from ..deploy.registry import Registry
+from ..deploy.registry import Registry, RegistryError
 from .inputs import FeatureSchema
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,13 @@ class ModelHolder:
     def sync(self) -> str | None:
         """Load the version CURRENT names if it is new; return the served version."""
         with self._lock:
-            version = self.registry.current()
+            try:
+                version = self.registry.current()
+            except RegistryError as error:  # CURRENT names no valid version: keep what serves
+                if not self.refused or self.refused["reason"] != str(error):
+                    log.error("refused CURRENT: %s", error)
+                self.refused = {"version": None, "reason": str(error)}
+                return self.served.version if self.served else None
             served = self.served.version if self.served else None
             already_refused = self.refused and self.refused["version"] == version
             if version and version != served and not already_refused:
