@@ -4,7 +4,8 @@ Every type in a skops archive, and every function it names, must be listed here;
 else is refused before an object is built, at `make deploy` and on every load (the
 server, `make monitor`). The list holds what the template's pipelines contain (every
 estimator in pipeline/model.py, for classification and regression, numeric and text
-columns) for the scikit-learn in uv.lock, and the plain Python and numpy types they use.
+columns) for the scikit-learn in uv.lock and at its floor in pyproject.toml, and the plain
+Python and numpy types they use.
 
 Changed the pipeline (a new step, an estimator or loss not listed)? `make deploy` names the
 types it would need. Add them to EXTRA_TRUSTED_TYPES below, only if you trust them: a type
@@ -54,6 +55,7 @@ TEMPLATE_TYPES: frozenset[str] = frozenset(
         "sklearn._loss.loss.HalfSquaredError",
         "sklearn._loss.loss.PinballLoss",
         "sklearn.compose._column_transformer.ColumnTransformer",
+        "sklearn.compose._column_transformer._RemainderColsList",  # scikit-learn 1.5, the floor
         "sklearn.ensemble._forest.RandomForestClassifier",
         "sklearn.ensemble._forest.RandomForestRegressor",
         "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
@@ -73,4 +75,11 @@ TEMPLATE_TYPES: frozenset[str] = frozenset(
     }
 )
 
-TRUSTED_TYPES: frozenset[str] = TEMPLATE_TYPES | frozenset(EXTRA_TRUSTED_TYPES)
+# scikit-learn 1.5 (the floor) names its loss classes after their Cython module alone.
+FLOOR_TYPES: frozenset[str] = frozenset(
+    name.replace("sklearn._loss._loss.", "_loss.")
+    for name in TEMPLATE_TYPES
+    if name.startswith("sklearn._loss._loss.")
+)
+
+TRUSTED_TYPES: frozenset[str] = TEMPLATE_TYPES | FLOOR_TYPES | frozenset(EXTRA_TRUSTED_TYPES)
