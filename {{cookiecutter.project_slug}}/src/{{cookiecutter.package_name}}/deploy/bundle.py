@@ -99,22 +99,38 @@ def _named_types(node, found: set[str]) -> None:
             _named_types(value, found)
 
 
-def archive_types(archive: bytes) -> set[str]:
-    """The types and functions a skops archive would build or call, read without loading it:
-    each node's class in its schema and every name skops itself does not trust."""
+def archive_types(archive: bytes) -> tuple[list[str], set[str]]:
+    """What a skops archive would build or call, read without loading it: the names skops
+    itself does not trust (what loading must be told to trust), and every name it holds
+    (those, plus each node's class in its schema)."""
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as bundle_zip:
             schema = json.loads(bundle_zip.read("schema.json"))
-        found = set(sio.get_untrusted_types(data=archive))
+        needed = sorted(sio.get_untrusted_types(data=archive))
     except Exception as error:  # a broken zip or schema: nothing is loaded from it
         raise BundleError(f"{MODEL_FILE} is not a readable skops archive: {error}") from None
+    found = set(needed)
     _named_types(schema, found)
-    return found
+    return needed, found
 
 
 def untrusted(archive: bytes) -> list[str]:
     """The archive's types that are not on the allow-list in trusted.py."""
-    return sorted(archive_types(archive) - TRUSTED_TYPES)
+    return sorted(archive_types(archive)[1] - TRUSTED_TYPES)
+
+
+def checked_types(archive: bytes, what: str) -> list[str]:
+    """The names skops must be told to trust, once every type the archive holds is on the
+    allow-list; else BundleError naming the others and where to add them."""
+    needed, found = archive_types(archive)
+    outside = sorted(found - TRUSTED_TYPES)
+    if outside:
+        raise BundleError(
+            f"{what} holds types outside the allow-list: {', '.join(outside)} - if you trust "
+            f"them, add them to EXTRA_TRUSTED_TYPES in src/{__package__.replace('.', '/')}/"
+            "trusted.py"
+        )
+    return needed
 
 
 def build(
@@ -122,13 +138,7 @@ def build(
 ) -> tuple[dict, dict]:
     """Serialise the model and describe it; returns (files, manifest)."""
     archive = sio.dumps(model)
-    outside = untrusted(archive)
-    if outside:
-        raise BundleError(
-            f"the model holds types outside the allow-list: {', '.join(outside)} - the server "
-            f"would refuse it; if you trust them, add them to EXTRA_TRUSTED_TYPES in "
-            f"src/{__package__.replace('.', '/')}/trusted.py"
-        )
+    needed = checked_types(archive, "the model")  # what the server would refuse, refused now
     smoke = test_features.head(SMOKE_ROWS)
     files = {MODEL_FILE: archive, PROFILE_FILE: profile}
     manifest = {
@@ -138,7 +148,7 @@ def build(
         "python_version": platform.python_version(),
         "features": feature_schema(model, test_features, json.loads(profile)),
         "classes": np.asarray(getattr(model, "classes_", [])).tolist(),
-        "trusted_types": sorted(sio.get_untrusted_types(data=archive)),
+        "trusted_types": needed,
         "smoke": {"rows": records(smoke), **outputs(model, smoke)},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -167,13 +177,7 @@ def check_and_load(manifest: dict, files: dict[str, bytes]) -> Loaded:
         )
     # Every type in the archive is checked against the allow-list before any object is
     # built; the manifest's list, written by whoever published, grants nothing.
-    outside = untrusted(files[MODEL_FILE])
-    if outside:
-        raise BundleError(
-            f"version {version} holds types outside the allow-list: {', '.join(outside)} "
-            f"(add types you trust to EXTRA_TRUSTED_TYPES in deploy/trusted.py)"
-        )
-    found = set(sio.get_untrusted_types(data=files[MODEL_FILE]))
+    found = set(checked_types(files[MODEL_FILE], f"version {version}"))
     listed = set(manifest["trusted_types"])
     if not found <= listed:  # the manifest no longer describes the archive: tampered
         raise BundleError(

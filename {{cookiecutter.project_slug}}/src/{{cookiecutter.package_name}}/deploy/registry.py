@@ -21,7 +21,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import fsspec
@@ -64,26 +64,25 @@ class Registry:
         """Be the only writer: an exclusive file lock in a local folder (waiting for another
         deploy or rollback to finish); nothing on object stores, where one writer at a time
         is the rule."""
-        with self._threads:
-            if self._held or not isinstance(self.fs, LocalFileSystem):
-                self._held += 1
-                try:
-                    yield
-                finally:
-                    self._held -= 1
-                return
-            self.fs.makedirs(self.base, exist_ok=True)
-            with Path(self._path(LOCK)).open("a") as handle:  # closing it releases the lock
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    log.info("waiting for another deploy or rollback of %s", self.location)
-                    fcntl.flock(handle, fcntl.LOCK_EX)
-                self._held += 1
-                try:
-                    yield
-                finally:
-                    self._held -= 1
+        with self._threads, ExitStack() as stack:
+            if not self._held and isinstance(self.fs, LocalFileSystem):
+                stack.enter_context(self._file_lock())
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        self.fs.makedirs(self.base, exist_ok=True)
+        with Path(self._path(LOCK)).open("a") as handle:  # closing it releases the lock
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("waiting for another deploy or rollback of %s", self.location)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def _path(self, *parts: str) -> str:
         return "/".join([self.base, *parts])
