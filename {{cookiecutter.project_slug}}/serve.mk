@@ -4,5 +4,6 @@ PORT ?= 8000
 export HOST PORT  # recipes quote them as "$$HOST" (see the Makefile's export)
 .PHONY: serve
 
-serve: | $(VENV)/bin/python ## Serve the current model over HTTP on $(HOST):$(PORT)
+# DEPLOY_ENV (exported by the Makefile) reaches the server: it follows that environment.
+serve: | $(VENV)/bin/python ## Serve DEPLOY_ENV's model (default production) over HTTP on $(HOST):$(PORT)
 	SERVE_HOST="$$HOST" SERVE_PORT="$$PORT" python -m $(PACKAGE) serve

@@ -13,7 +13,12 @@ from sklearn.preprocessing import FunctionTransformer
 
 from {{ cookiecutter.package_name }}.deploy import bundle, release
 from {{ cookiecutter.package_name }}.deploy.bundle import BundleError, check_and_load
-from {{ cookiecutter.package_name }}.deploy.registry import Registry, RegistryError
+from {{ cookiecutter.package_name }}.deploy.registry import (
+    HISTORY_LENGTH,
+    HISTORY_MARK,
+    Registry,
+    RegistryError,
+)
 from {{ cookiecutter.package_name }}.deploy.release import gate, git_commit
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.stages.train import train as train_model
@@ -287,3 +292,155 @@ def test_an_object_store_registry_numbers_and_checks_versions(tmp_path: Path) ->
     registry.fs.pipe_file(f"{registry.base}/CURRENT", b"../other\n")
     with pytest.raises(RegistryError, match="is not a version id"):
         registry.current()
+
+
+def empty_versions(registry: Registry, count: int) -> list[str]:
+    """Complete versions with nothing in them: enough for the pointers' bookkeeping."""
+    return [registry.publish({}, {"metrics": {}}, "abc1234") for _ in range(count)]
+
+
+def test_each_environment_has_its_own_pointer(registry: Registry) -> None:
+    first, second = empty_versions(registry, 2)
+    registry.promote(first)
+    registry.promote(second, env="staging")
+    assert registry.current() == registry.current("production") == first
+    assert registry.current("staging") == second
+    assert Path(registry.base, "CURRENT").read_text().splitlines()[0] == first
+    assert Path(registry.base, "CURRENT.staging").read_text().splitlines()[0] == second
+    assert registry.environments() == {"production": first, "staging": second}
+
+
+def test_rollback_returns_to_what_that_environment_served(registry: Registry) -> None:
+    """Production goes 0001 -> 0003 by promotion: its rollback gives 0001, never 0002,
+    which only staging served; a second rollback goes further back, not forth again."""
+    first, second, third = empty_versions(registry, 3)
+    registry.promote(first)
+    registry.promote(second, env="staging")
+    registry.promote(third, env="staging")
+    registry.promote(third)
+    assert registry.previous() == first
+    assert registry.rollback() == first and registry.current() == first
+    with pytest.raises(RegistryError, match=f"production served no version before {first}"):
+        registry.rollback()
+    assert registry.rollback("staging") == second
+    registry.promote(first, env="staging")
+    assert registry.rollback("staging") == second
+
+
+def test_rolling_back_twice_walks_back_the_history(registry: Registry) -> None:
+    first, second, third = empty_versions(registry, 3)
+    for version in (first, second, third):
+        registry.promote(version, env="staging")
+    assert registry.rollback("staging") == second
+    assert registry.rollback("staging") == first
+    assert registry.rollback("staging", third) == third  # a version named: served again
+    assert registry.rollback("staging") == first
+
+
+def test_the_history_is_bounded(registry: Registry) -> None:
+    versions = empty_versions(registry, HISTORY_LENGTH + 5)
+    for version in versions:
+        registry.promote(version)
+    lines = Path(registry.base, "CURRENT").read_text().splitlines()
+    assert lines[0] == versions[-1] and lines[2:] == versions[-2::-1][:HISTORY_LENGTH]
+
+
+def test_a_one_line_current_from_before_environments_still_works(registry: Registry) -> None:
+    """Without a history, rolling back takes the version published before, as it did."""
+    first, second, third = empty_versions(registry, 3)
+    Path(registry.base, "CURRENT").write_text(f"{third}\n")
+    assert registry.current() == third and registry.environments() == {"production": third}
+    assert registry.rollback() == second
+    assert registry.rollback() == first
+    registry.promote(third)
+    assert registry.rollback() == first  # from now on, what it served
+
+
+def test_environment_names_are_never_paths(registry: Registry, monkeypatch) -> None:
+    """An environment name is only ever the end of a pointer's file name."""
+    (version,) = empty_versions(registry, 1)
+    calls = (
+        registry.current,
+        registry.previous,
+        registry.rollback,
+        lambda env: registry.promote(version, env=env),
+    )
+    for call in calls:
+        for name in ("../x", "Staging", "", "a/b"):
+            with pytest.raises(RegistryError, match="is not an environment name"):
+                call(name)
+    assert not list(Path(registry.base).parent.glob("x*"))
+    Path(registry.base, "CURRENT.Not_a_name").write_text(f"{version}\n")
+    assert registry.environments() == {"production": None}
+    monkeypatch.setenv("DEPLOY_ENV", "../x")
+    with pytest.raises(RegistryError, match=r"DEPLOY_ENV: '\.\./x' is not an environment name"):
+        release.environment()
+
+
+def test_a_pointer_naming_no_version_is_repaired_by_a_promotion(registry: Registry) -> None:
+    first, second = empty_versions(registry, 2)
+    pointer = Path(registry.base, "CURRENT.staging")
+    pointer.write_text(f"{first}\n{HISTORY_MARK}\n..\n")
+    with pytest.raises(RegistryError, match=r"CURRENT\.staging: '\.\.' is not a version id"):
+        registry.previous("staging")
+    assert registry.current("staging") == first  # the first line is all a server reads
+    registry.promote(second, env="staging")
+    assert registry.current("staging") == second
+
+
+def staging_ahead(registry: Registry, frame: pd.DataFrame) -> tuple[str, str]:
+    """Production serves a first version, staging a second."""
+    first = publish_tiny(registry, frame)
+    second = publish_tiny(registry, frame, n_estimators=5)
+    registry.rollback()
+    registry.promote(second, env="staging")
+    return first, second
+
+
+def test_promote_points_the_target_at_the_very_version(
+    project_registry: Registry, mixed_frame, capsys
+) -> None:
+    first, second = staging_ahead(project_registry, mixed_frame)
+    files = {name: project_registry.read(second, name) for name in ("model.skops", "manifest.json")}
+    release.promote_main(["staging", "production"])
+    said = capsys.readouterr().out
+    assert f"promoted version {second} from staging to production" in said
+    assert "no retraining" in said
+    assert project_registry.current() == project_registry.current("staging") == second
+    assert project_registry.versions() == [first, second], "nothing was published"
+    assert {name: project_registry.read(second, name) for name in files} == files
+    assert project_registry.rollback() == first
+
+
+def test_promote_refuses_what_it_cannot_promote(project_registry: Registry, mixed_frame) -> None:
+    with pytest.raises(PipelineError, match=r"staging serves no version .* DEPLOY_ENV=staging"):
+        release.promote("staging", "production")
+    first, second = staging_ahead(project_registry, mixed_frame)
+    with pytest.raises(PipelineError, match="FROM and TO are both staging"):
+        release.promote("staging", "staging")
+    with pytest.raises(RegistryError, match=r"TO: '\.\./x' is not an environment name"):
+        release.promote("staging", "../x")
+    model = Path(project_registry.base, "versions", second, bundle.MODEL_FILE)
+    model.write_bytes(model.read_bytes() + b"\0")
+    with pytest.raises(BundleError, match="sha256"):
+        release.promote("staging", "production")
+    assert project_registry.current() == first
+
+
+def test_models_shows_which_environment_serves_which_version(
+    project_registry: Registry, mixed_frame
+) -> None:
+    first, second = staging_ahead(project_registry, mixed_frame)
+    lines = release.models().splitlines()
+    assert lines[0].startswith(f"* {first}  ") and lines[0].endswith("  [production]")
+    assert lines[1].startswith(f"  {second}  ") and lines[1].endswith("  [staging]")
+    assert lines[-2:] == [f"production: {first}", f"staging: {second}"]
+    release.promote("staging", "production")
+    assert release.models().splitlines()[1].endswith("  [production, staging]")
+
+
+def test_the_gate_says_what_production_serves() -> None:
+    production = {"version": "0001-x", "metrics": {"accuracy": 0.9}}
+    said = gate({"accuracy": 0.95}, make_params(), production)
+    assert said == "gate passed: accuracy=0.9500 against production version 0001-x (0.9000)"
+    assert "production serves no version yet" in gate({"accuracy": 0.95}, make_params(), None)

@@ -11,11 +11,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..errors import PipelineError
 from ..params import load_params
 from . import release
 from .bundle import check_and_load
+from .registry import PRODUCTION
 
 READY_TIMEOUT = 60.0
 PACKAGE = __package__.partition(".")[0]
@@ -32,22 +35,34 @@ def call(url: str, body: dict | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
+            return response.status, json_or_text(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+        return error.code, json_or_text(error.read())
 
 
-def serve_and_predict(registry: str, manifest: dict) -> str:
-    """Start the real server on a free loopback port, predict the smoke rows, stop it."""
+def json_or_text(body: bytes) -> dict:
+    """An error's body as JSON, or its start as text (a proxy's HTML page, say)."""
+    try:
+        answer = json.loads(body or b"{}")
+    except ValueError:
+        return {"body": body[:200].decode(errors="replace")}
+    return answer if isinstance(answer, dict) else {"body": answer}
+
+
+@contextmanager
+def local_server(registry: str, model_name: str, env: str = PRODUCTION) -> Iterator[str]:
+    """The real server on a free loopback port, following environment `env` of the
+    registry; yields its URL once it is ready, and stops it after."""
     port = free_port()
-    env = {
+    variables = {
         **os.environ,
         "MODEL_REGISTRY": registry,
-        "SERVE_MODEL_NAME": manifest["name"],
+        "SERVE_MODEL_NAME": model_name,
+        "DEPLOY_ENV": env,
         "SERVE_PORT": str(port),
         "SERVE_HOST": "127.0.0.1",
     }
-    server = subprocess.Popen([sys.executable, "-m", PACKAGE, "serve"], env=env)
+    server = subprocess.Popen([sys.executable, "-m", PACKAGE, "serve"], env=variables)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -60,20 +75,26 @@ def serve_and_predict(registry: str, manifest: dict) -> str:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise PipelineError(f"the server did not become ready on port {port}")
             time.sleep(0.2)
-        status, answer = call(f"{base}/predict", {"records": manifest["smoke"]["rows"][:1]})
-        if status != 200 or answer.get("model_version") != manifest["version"]:
-            raise PipelineError(f"the served prediction failed: {status} {answer}")
-        served = answer["predictions"]
-        return f"deploy check passed: version {manifest['version']} served {served} on port {port}"
+        yield base
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
+def serve_and_predict(registry: str, manifest: dict) -> str:
+    """Start the real server on a free loopback port, predict the smoke rows, stop it."""
+    with local_server(registry, manifest["name"]) as base:
+        status, answer = call(f"{base}/predict", {"records": manifest["smoke"]["rows"][:1]})
+        if status != 200 or answer.get("model_version") != manifest["version"]:
+            raise PipelineError(f"the served prediction failed: {status} {answer}")
+        served = answer["predictions"]
+        return f"deploy check passed: version {manifest['version']} served {served} at {base}"
+
+
 def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="deploy-check-") as scratch:
         os.environ["MODEL_REGISTRY"] = scratch
-        print(release.deploy())
+        print(release.deploy(PRODUCTION))  # whatever DEPLOY_ENV says: a throwaway registry
         store = release.registry(load_params())
         manifest = store.manifest(store.current())
         if importlib.util.find_spec(f"{PACKAGE}.serve") is None:  # baked with serving=none

@@ -1,16 +1,24 @@
 """A versioned model registry in a folder or at any fsspec URL (s3://, az://, gs://).
 
     <root>/<model>/versions/<version>/   model.skops, manifest.json, reference_profile.json
-    <root>/<model>/CURRENT               the version being served
+    <root>/<model>/CURRENT               the version production serves
+    <root>/<model>/CURRENT.<env>         the version environment <env> serves (CURRENT.staging)
+
+A pointer's first line names the version the environment serves; the lines after a
+HISTORY_MARK line name the versions it served before, newest first (HISTORY_LENGTH of
+them), so a rollback returns to what that environment served, not to whatever was
+published before. A pointer of one line (written before environments existed) has no
+history: rolling it back takes the version published before.
 
 A version is complete once its manifest exists: publishing writes the manifest last, and
-promoting replaces CURRENT in one step, so a crash at any point leaves CURRENT naming a
+promoting replaces a pointer in one step, so a crash at any point leaves it naming a
 complete version.
 
-Version ids are checked against VERSION wherever they are read (CURRENT, arguments), so a
-name like `../..` never becomes a path. Writers take a lock: in a local folder an exclusive
-file lock on <model>/.lock, held by a whole deploy or rollback, so two at once run one
-after the other and never take the same number. Object stores have no such lock: keep one
+Version ids are checked against VERSION, and environment names against ENVIRONMENT,
+wherever they are read (pointers, arguments, DEPLOY_ENV), so a name like `../..` never
+becomes a path. Writers take a lock: in a local folder an exclusive file lock on
+<model>/.lock, held by a whole deploy, promotion or rollback, so two at once run one after
+the other and never take the same number. Object stores have no such lock: keep one
 writer at a time there (CI's deploy job runs in one concurrency group).
 """
 
@@ -34,6 +42,11 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 VERSION = re.compile(r"([0-9]{4,})-([0-9a-z]+(?:-dirty)?)")  # number, commit, -dirty
+ENVIRONMENT = re.compile(r"[a-z][a-z0-9-]{0,30}")
+PRODUCTION = "production"
+POINTER = "CURRENT"
+HISTORY_MARK = "# served before, newest first:"
+HISTORY_LENGTH = 20
 
 
 class RegistryError(PipelineError):
@@ -46,6 +59,23 @@ def checked(version: object, where: str) -> str:
     if not isinstance(version, str) or not VERSION.fullmatch(version):
         raise RegistryError(f"{where}: {version!r} is not a version id (like 0003-1a2b3c4)")
     return version
+
+
+def checked_env(env: object, where: str) -> str:
+    """The environment name itself if it has the form of one (like staging), else a
+    RegistryError naming where it came from: a name is only ever part of a file name."""
+    if not isinstance(env, str) or not ENVIRONMENT.fullmatch(env):
+        raise RegistryError(
+            f"{where}: {env!r} is not an environment name (lowercase letters, digits and -, "
+            "starting with a letter, like staging)"
+        )
+    return env
+
+
+def pointer_name(env: str) -> str:
+    """The file naming the version an environment serves: CURRENT for production (as
+    before environments existed), CURRENT.<env> for the others."""
+    return POINTER if checked_env(env, "environment") == PRODUCTION else f"{POINTER}.{env}"
 
 
 class Registry:
@@ -105,13 +135,64 @@ class Registry:
             if self.fs.exists(self._path("versions", numbered[number], MANIFEST))
         ]
 
-    def current(self) -> str | None:
-        """The version CURRENT names, or None before the first promotion."""
+    def current(self, env: str = PRODUCTION) -> str | None:
+        """The version the environment serves, or None before its first promotion (from
+        the pointer's first line only: a server never depends on the history)."""
+        return self._pointer(env, with_history=False)[0]
+
+    def _pointer(self, env: str, with_history: bool = True) -> tuple[str | None, list[str] | None]:
+        """The version an environment's pointer names and the versions it served before,
+        newest first; None for the history of a one-line pointer, which has none."""
+        name = pointer_name(env)
         try:
-            named = self.fs.cat_file(self._path("CURRENT")).decode(errors="replace").strip()
+            lines = self.fs.cat_file(self._path(name)).decode(errors="replace").splitlines()
         except FileNotFoundError:
-            return None
-        return checked(named, f"{self.location}/CURRENT") if named else None
+            return None, []
+        where = f"{self.location}/{name}"
+        named = lines[0].strip() if lines else ""
+        current = checked(named, where) if named else None
+        if not with_history or len(lines) < 2 or lines[1].strip() != HISTORY_MARK:
+            return current, None
+        return current, [checked(line.strip(), where) for line in lines[2:] if line.strip()]
+
+    def _point(self, env: str, version: str, history: list[str] | None) -> None:
+        """Replace an environment's pointer in one atomic step."""
+        lines = [version]
+        if history is not None:
+            lines += [HISTORY_MARK, *history[:HISTORY_LENGTH]]
+        document = "".join(f"{line}\n" for line in lines).encode()
+        target = self._path(pointer_name(env))
+        if isinstance(self.fs, LocalFileSystem):
+            # Write beside it, then rename: readers see the old pointer or the new, never half.
+            temporary = f"{target}.{uuid.uuid4().hex}.tmp"
+            self.fs.pipe_file(temporary, document)
+            Path(temporary).replace(target)
+        else:
+            self.fs.pipe_file(target, document)  # one PUT is atomic on object stores
+
+    def environments(self) -> dict[str, str | None]:
+        """The version each environment serves: production first (None when it serves
+        nothing yet, or when its pointer is unreadable, which is logged), then the others
+        that have a pointer, by name."""
+        try:
+            names = [e.rstrip("/").rsplit("/", 1)[-1] for e in self.fs.ls(self.base, detail=False)]
+        except FileNotFoundError:
+            names = []
+        others = sorted(
+            name.removeprefix(f"{POINTER}.")
+            for name in names
+            if name.startswith(f"{POINTER}.")
+            and ENVIRONMENT.fullmatch(name.removeprefix(f"{POINTER}."))
+            and name != f"{POINTER}.{PRODUCTION}"
+        )
+        served = {}
+        for env in (PRODUCTION, *others):
+            try:
+                served[env] = self.current(env)
+            except RegistryError as error:
+                log.warning("%s", error)
+                served[env] = None
+        return served
 
     def manifest(self, version: str) -> dict:
         data = self.read(version, MANIFEST)
@@ -167,29 +248,68 @@ class Registry:
         document = json.dumps(manifest, indent=2).encode()
         self.fs.pipe_file(self._path("versions", version, MANIFEST), document)
 
-    def promote(self, version: str) -> None:
-        """Point CURRENT at a complete version in one atomic step."""
+    def promote(self, version: str, env: str = PRODUCTION) -> None:
+        """Point an environment at a complete version in one atomic step; the version it
+        served goes to the top of its history."""
         checked(version, self.location)
+        checked_env(env, "environment")
         with self.lock():
-            self._promote(version)
+            current, history = self._replaceable_pointer(env)
+            if version == current:
+                return
+            self._require(version)
+            earlier = [current] if current else []
+            self._point(env, version, [*earlier, *(history or [])])
 
-    def _promote(self, version: str) -> None:
+    def _replaceable_pointer(self, env: str) -> tuple[str | None, list[str] | None]:
+        """The pointer as _pointer reads it; an unreadable one (a hand-edited line that
+        names no version) is logged and replaced whole, so promoting repairs it."""
+        try:
+            return self._pointer(env)
+        except RegistryError as error:
+            log.warning("%s - replacing it, without its history", error)
+            return None, []
+
+    def _require(self, version: str) -> None:
         if version not in self.versions():
             raise RegistryError(f"{self.location}: there is no complete version {version}")
-        target = self._path("CURRENT")
-        if isinstance(self.fs, LocalFileSystem):
-            # Write beside it, then rename: readers see the old name or the new, never half.
-            temporary = f"{target}.{uuid.uuid4().hex}.tmp"
-            self.fs.pipe_file(temporary, f"{version}\n".encode())
-            Path(temporary).replace(target)
-        else:
-            self.fs.pipe_file(target, f"{version}\n".encode())  # one PUT is atomic on object stores
 
-    def previous(self) -> str:
-        """The version published before the current one."""
-        versions, current = self.versions(), self.current()
-        if current not in versions or versions.index(current) == 0:
+    def previous(self, env: str = PRODUCTION) -> str:
+        """The version the environment served before its current one (for a one-line
+        pointer, which has no history, the version published before)."""
+        current, history = self._pointer(env)
+        if current is None:
             raise RegistryError(
-                f"{self.location}: no version before {current or 'none'} to roll back to"
+                f"{self.location}: {env} serves no version yet, nothing to roll back"
             )
-        return versions[versions.index(current) - 1]
+        if history is None:
+            versions = self.versions()
+            if current in versions and versions.index(current) > 0:
+                return versions[versions.index(current) - 1]
+        elif history:
+            return history[0]
+        raise RegistryError(
+            f"{self.location}: {env} served no version before {current} to roll back to"
+        )
+
+    def rollback(self, env: str = PRODUCTION, version: str | None = None) -> str:
+        """Point an environment back at the version it served before (or at the version
+        named), dropping the newer ones from its history, so a second rollback goes further
+        back. Returns the version it now serves."""
+        checked_env(env, "environment")
+        if version is not None:
+            checked(version, "rollback")
+        with self.lock():
+            current, history = (
+                self._pointer(env) if version is None else self._replaceable_pointer(env)
+            )
+            target = version or self.previous(env)
+            if target == current:
+                return target
+            self._require(target)
+            if history and target in history:
+                history = history[history.index(target) + 1 :]
+            elif version is not None:  # a version it did not serve (recently): like a promotion
+                history = [current, *(history or [])] if current else history
+            self._point(env, target, history)
+        return target

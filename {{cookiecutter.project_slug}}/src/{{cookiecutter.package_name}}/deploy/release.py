@@ -1,4 +1,5 @@
-"""Deploy, roll back and list model versions: the gate first, then publish and promote."""
+"""Deploy, promote, roll back and list model versions, per environment (DEPLOY_ENV, by
+default production): the gate first, then publish and point the environment at it."""
 
 import argparse
 import json
@@ -16,7 +17,7 @@ from ..pipeline.data import features_and_target, read_table
 from ..pipeline.features import model_inputs
 from ..products import product
 from . import bundle
-from .registry import Registry, RegistryError, checked
+from .registry import PRODUCTION, Registry, RegistryError, checked_env
 
 log = logging.getLogger(__name__)
 LOWER_IS_BETTER = {"rmse", "mae"}
@@ -27,8 +28,15 @@ def registry(params: Params) -> Registry:
     return Registry(os.environ.get("MODEL_REGISTRY") or "registry", params.deploy.model_name)
 
 
+def environment(given: str | None = None) -> str:
+    """The environment named, else DEPLOY_ENV, else production; checked either way."""
+    name = given or os.environ.get("DEPLOY_ENV") or PRODUCTION
+    return checked_env(name, "DEPLOY_ENV" if not given else "environment")
+
+
 def gate(metrics: dict, params: Params, production: dict | None) -> str:
-    """Refuse a model under the threshold or worse than production beyond the tolerance."""
+    """Refuse a model under the threshold or worse than production beyond the tolerance
+    (whichever environment it goes to, production is the bar)."""
     rules = params.deploy
     if rules.metric not in metrics:
         raise PipelineError(
@@ -48,7 +56,14 @@ def gate(metrics: dict, params: Params, production: dict | None) -> str:
                 f"gate: {rules.metric}={score:.4f} is worse than production version "
                 f"{production['version']} ({served:.4f}) beyond the tolerance {rules.tolerance}"
             )
-    return f"gate passed: {rules.metric}={score:.4f}"
+    if production is None:
+        return f"gate passed: {rules.metric}={score:.4f} (production serves no version yet)"
+    served = production["metrics"].get(rules.metric)
+    against = f"{served:.4f}" if isinstance(served, int | float) else "no score"
+    return (
+        f"gate passed: {rules.metric}={score:.4f} against production version "
+        f"{production['version']} ({against})"
+    )
 
 
 def git_commit() -> str:
@@ -77,22 +92,26 @@ def data_hash() -> str | None:
     return None
 
 
-def deploy() -> str:
-    """Gate, publish and promote the pipeline's model; say what happened."""
+def deploy(env: str | None = None) -> str:
+    """Gate, publish and point the environment (DEPLOY_ENV, default production) at the
+    pipeline's model; say what happened."""
+    env = environment(env)
     params = load_params()
     store = registry(params)
     with store.lock():  # a second deploy waits, then finds the model already served
-        return _deploy(params, store)
+        return _deploy(params, store, env)
 
 
-def _deploy(params: Params, store: Registry) -> str:
-    current = store.current()
-    production = store.manifest(current) if current else None
+def _deploy(params: Params, store: Registry, env: str) -> str:
+    served = store.current(env)
+    target = store.manifest(served) if served else None
     model_file = product("model")
     metrics = json.loads(product("metrics").read_text())
     source = bundle.sha256(model_file.read_bytes())
-    if production and production.get("source_sha256") == source:
-        return f"model unchanged: version {current} already serves it, nothing deployed"
+    if target and target.get("source_sha256") == source:
+        return f"model unchanged: {env} already serves it as version {served}, nothing deployed"
+    live = store.current(PRODUCTION)
+    production = (target if live == served else store.manifest(live)) if live else None
     log.info(gate(metrics, params, production))
     commit = git_commit()
     if commit.endswith("-dirty"):
@@ -112,57 +131,107 @@ def _deploy(params: Params, store: Registry) -> str:
     profile = product("profile").read_bytes()
     files, manifest = bundle.build(model, model_inputs(model, test_features), profile, facts)
     version = store.publish(files, manifest, commit)
-    store.promote(version)
-    return f"deployed version {version} to {store.location}"
+    store.promote(version, env=env)
+    return f"deployed version {version} to {env} in {store.location}"
 
 
-def rollback(version: str | None = None) -> str:
-    """Promote the version before the current one, or the version named."""
-    if version is not None:
-        checked(version, "rollback")
+def promote(source: str, target: str) -> str:
+    """Point the target environment at exactly the version the source serves, once that
+    version's files pass the checks a server makes on load: the same files, no retraining."""
+    source, target = checked_env(source, "FROM"), checked_env(target, "TO")
+    if source == target:
+        raise PipelineError(f"FROM and TO are both {source} - name two environments")
     store = registry(load_params())
     with store.lock():
-        target = version or store.previous()
-        store.promote(target)
-    return f"rolled back to version {target}"
+        version = store.current(source)
+        if version is None:
+            raise PipelineError(
+                f"{source} serves no version in {store.location} - deploy to it first: "
+                f"make deploy DEPLOY_ENV={source}"
+            )
+        if store.current(target) == version:
+            return f"{target} already serves version {version}, nothing to promote"
+        manifest = store.manifest(version)
+        files = {name: store.read(version, name) for name in manifest["sha256"]}
+        bundle.check_and_load(manifest, files)  # checksums, scikit-learn, types, smoke rows
+        store.promote(version, env=target)
+    return (
+        f"promoted version {version} from {source} to {target} in {store.location}: "
+        "the same files (sha256 checked), no retraining"
+    )
+
+
+def rollback(env: str | None = None, version: str | None = None) -> str:
+    """Point the environment back at the version it served before, or at the version named."""
+    env = environment(env)
+    store = registry(load_params())
+    target = store.rollback(env, version)  # checks the version's form before anything else
+    return f"rolled {env} back to version {target}"
 
 
 def models() -> str:
-    """One line per version with its metrics; the current one marked with *, an unreadable
-    one said to be."""
+    """One line per version with its metrics and the environments that serve it; the one
+    production serves marked with *, an unreadable one said to be."""
     params = load_params()
     store = registry(params)
-    try:
-        current = store.current()
-    except RegistryError as error:
-        log.warning("%s", error)
-        current = None
+    served = store.environments()
+    versions = store.versions()
     lines = []
-    for version in store.versions():
-        mark = "*" if version == current else " "
+    for version in versions:
+        mark = "*" if version == served[PRODUCTION] else " "
+        where = [env for env, current in served.items() if current == version]
+        serving = f"  [{', '.join(where)}]" if where else ""
         try:
             manifest = store.manifest(version)
             scores = " ".join(f"{k}={v:.4f}" for k, v in manifest["metrics"].items())
-            lines.append(f"{mark} {version}  {manifest['created']}  {scores}")
+            lines.append(f"{mark} {version}  {manifest['created']}  {scores}{serving}")
         except (RegistryError, KeyError, TypeError, ValueError, AttributeError) as error:
             reason = error if isinstance(error, RegistryError) else repr(error)
-            lines.append(f"{mark} {version}  unreadable manifest: {reason}")
-    return "\n".join(lines) or f"no versions in {store.location} yet - run `make deploy`"
+            lines.append(f"{mark} {version}  unreadable manifest: {reason}{serving}")
+    if not lines:
+        return f"no versions in {store.location} yet - run `make deploy`"
+    lines.append("")
+    for env, current in served.items():
+        if current is None:
+            lines.append(f"{env}: serves no version")
+        elif current not in versions:
+            lines.append(f"{env}: {current}, which is not a complete version")
+        else:
+            lines.append(f"{env}: {current}")
+    return "\n".join(lines)
+
+
+def env_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env",
+        help="the environment (default: DEPLOY_ENV, else production), like staging",
+    )
 
 
 def deploy_main(argv: list[str]) -> None:
-    argparse.ArgumentParser(prog="deploy", description=deploy.__doc__).parse_args(argv)
-    print(deploy())
+    parser = argparse.ArgumentParser(prog="deploy", description=deploy.__doc__)
+    env_option(parser)
+    print(deploy(parser.parse_args(argv).env))
+
+
+def promote_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="promote", description=promote.__doc__)
+    parser.add_argument("source", metavar="FROM", help="the environment whose version to take")
+    parser.add_argument("target", metavar="TO", help="the environment to point at it")
+    arguments = parser.parse_args(argv)
+    print(promote(arguments.source, arguments.target))
 
 
 def rollback_main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="rollback", description="promote an earlier version")
+    parser = argparse.ArgumentParser(prog="rollback", description=rollback.__doc__)
+    env_option(parser)
     parser.add_argument(
-        "version", nargs="?", help="the version to serve (default: the one before the current)"
+        "version", nargs="?", help="the version to serve (default: the one served before)"
     )
-    print(rollback(parser.parse_args(argv).version))
+    arguments = parser.parse_args(argv)
+    print(rollback(arguments.env, arguments.version))
 
 
 def models_main(argv: list[str]) -> None:
-    argparse.ArgumentParser(prog="models", description="list the versions").parse_args(argv)
+    argparse.ArgumentParser(prog="models", description=models.__doc__).parse_args(argv)
     print(models())

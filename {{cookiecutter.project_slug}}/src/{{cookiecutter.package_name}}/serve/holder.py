@@ -9,7 +9,7 @@ import logging
 import threading
 
 from ..deploy.bundle import Loaded, check_and_load
-from ..deploy.registry import Registry, RegistryError
+from ..deploy.registry import PRODUCTION, Registry, RegistryError, checked_env, pointer_name
 from .inputs import FeatureSchema
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,12 @@ class Served:
 
 
 class ModelHolder:
-    def __init__(self, registry: Registry) -> None:
+    """The model one environment serves: the version its pointer (CURRENT for production,
+    CURRENT.<env> for another) names."""
+
+    def __init__(self, registry: Registry, env: str = PRODUCTION) -> None:
         self.registry = registry
+        self.env = checked_env(env, "DEPLOY_ENV")
         self.served: Served | None = None
         self.refused: dict | None = None
         self._lock = threading.Lock()  # one load at a time; readers never wait for it
@@ -34,13 +38,14 @@ class ModelHolder:
         self._watcher: threading.Thread | None = None
 
     def sync(self) -> str | None:
-        """Load the version CURRENT names if it is new; return the served version."""
+        """Load the version the environment's pointer names if it is new; return the served
+        version."""
         with self._lock:
             try:
-                version = self.registry.current()
-            except RegistryError as error:  # CURRENT names no valid version: keep what serves
+                version = self.registry.current(self.env)
+            except RegistryError as error:  # the pointer names no valid version: keep serving
                 if not self.refused or self.refused["reason"] != str(error):
-                    log.error("refused CURRENT: %s", error)
+                    log.error("refused %s: %s", pointer_name(self.env), error)
                 self.refused = {"version": None, "reason": str(error)}
                 return self.served.version if self.served else None
             served = self.served.version if self.served else None
@@ -63,7 +68,7 @@ class ModelHolder:
         log.info("serving version %s", version)
 
     def watch(self, interval: float) -> None:
-        """Follow CURRENT in a background thread."""
+        """Follow the environment's pointer in a background thread."""
 
         def loop() -> None:
             while not self._stop.wait(interval):

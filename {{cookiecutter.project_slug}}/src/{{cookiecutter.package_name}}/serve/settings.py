@@ -1,12 +1,14 @@
-"""Runtime settings of the server, from environment variables (SERVE_*, MODEL_REGISTRY)."""
+"""Runtime settings of the server, from environment variables (SERVE_*, MODEL_REGISTRY,
+DEPLOY_ENV)."""
 
 import ipaddress
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..deploy.registry import PRODUCTION, checked_env
 from ..params import load_params
 
 PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "secret", "token", "admin"}
@@ -25,6 +27,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SERVE_", extra="ignore")
 
     registry: str = Field("registry", validation_alias="MODEL_REGISTRY")
+    deploy_env: str = Field(
+        PRODUCTION, validation_alias="DEPLOY_ENV", description="the environment to serve"
+    )
     model_name: str = Field(default_factory=model_name_in_params)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -39,6 +44,12 @@ class Settings(BaseSettings):
     docs: bool | None = Field(None, description="/docs, /redoc, /openapi.json; unset: loopback")
     read_timeout: float = Field(30, gt=0, description="seconds for each part of a request body")
     max_connections: int = Field(1000, ge=1, description="beyond it, new requests get 503")
+
+    @field_validator("deploy_env", mode="before")
+    @classmethod
+    def _environment_name(cls, value: object) -> str:
+        """An empty DEPLOY_ENV means production; any other must be a valid name."""
+        return checked_env(value or PRODUCTION, "DEPLOY_ENV")
 
     @property
     def docs_on(self) -> bool:
