@@ -67,9 +67,11 @@ PLUGINS = {"s3": "dvc-s3", "azure": "dvc-azure", "gs": "dvc-gs", "ssh": "dvc-ssh
 # Lines of CI scripts that only move text or credentials around; every other line that
 # does work must be a make target, so CI never re-implements the Makefile.
 PLUMBING = re.compile(
-    r"^(make [a-z-]+( [a-z-]+)*( [A-Z]+=\S+)?$"
+    r"^(make [a-z-]+( [a-z-]+)*( [A-Z_]+=\S+)*"
+    r"( \|\| \{ make rollback DEPLOY_ENV=[a-z]+; exit 1; \})?$"
+    r"|(printf '%s' \"\$CI_REGISTRY_PASSWORD\" \| )?buildah (login|build|push) "
     r"|cat reports/compare\.md >> \"\$GITHUB_STEP_SUMMARY\"$"
-    r"|echo \"##vso\[task\.uploadsummary\]"
+    r"|echo \"##vso\[task\.(uploadsummary|logissue type=warning)\]"
     r"|gh pr comment "
     r"|git fetch --quiet origin "
     r"|if \[ -n \"\$GITLAB_API_TOKEN\" \]; then python3 -c 'import json"
@@ -325,20 +327,23 @@ def test_ci_does_its_work_through_make_targets(project: Path, case: str) -> None
     )
     for line in lines:
         if line.startswith("make "):
-            for target in re.findall(r"(?<= )[a-z-]+(?= |$)", line):
-                assert re.search(rf"^{target}:", makefile, re.M), f"no make target {target!r}"
+            for targets in re.findall(r"\bmake((?: [a-z-]+)+)", line):
+                for target in targets.split():
+                    assert re.search(rf"^{target}:", makefile, re.M), f"no make target {target!r}"
 
 
 # What reaches the DVC remote: env names, secrets and variables, key steps, key plumbing.
 NOT_REMOTE = {"MODEL_REGISTRY", "RETRAIN_TOKEN", "AZURE_DEVOPS_EXT_PAT", "GITLAB_API_TOKEN"}
+NOT_REMOTE |= {"STAGING_URL"}  # the staging server's address, for make smoke
 KEY_TASKS = ("DownloadSecureFile@", "InstallSSHKey@")
 
 
 def ci_jobs(provider: str, config: dict) -> dict[str, dict]:
     if provider == "github":
         return config["jobs"]
-    if provider == "gitlab":
-        return {k: v for k, v in config.items() if isinstance(v, dict) and "script" in v}
+    if provider == "gitlab":  # with what each job `extends` (one hidden job, by name)
+        jobs = {k: v for k, v in config.items() if isinstance(v, dict) and "script" in v}
+        return {k: {**config.get(v.get("extends"), {}), **v} for k, v in jobs.items()}
     jobs = [job for stage in config["stages"] for job in stage["jobs"]]
     return {job.get("job") or job["deployment"]: job for job in jobs}
 
@@ -390,7 +395,7 @@ def test_the_job_that_checks_a_change_gets_deploys_remote_credentials(
     pulls = any(re.match(r"make inputs repro\b", line) for line in runs[check])
     pulls |= "make ci" in runs[check] and bool(re.search(r"^ci:.* inputs ", makefile, re.M))
     assert pulls, f"{check} does not pull the DVC-tracked inputs: {runs[check]}"
-    [deploy] = [name for name, lines in runs.items() if "make deploy" in lines]
+    [deploy] = [name for name, lines in runs.items() if "make deploy DEPLOY_ENV=staging" in lines]
     needed = remote_credentials(provider, jobs[deploy])
     if answers["dvc_remote"] in PLUGINS and provider != "gitlab":
         assert needed, f"found no credentials in {deploy}: teach this test the provider"
@@ -530,9 +535,11 @@ def test_github_runs_on_main_and_the_monitor_are_never_cancelled(bakery) -> None
     pull = [run("pull_request", "refs/pull/7/merge", n, pull_request={"number": 7}) for n in (7, 8)]
     assert pull[0][0] == pull[1][0] not in groups and pull[0][1], "a newer push supersedes a PR run"
     jobs = workflow["jobs"]
-    for name in ("deploy", "monitor"):
+    for name in ("deploy", "promote", "monitor"):
         job = jobs[name]["concurrency"]
         assert job["cancel-in-progress"] is False and job.get("queue") == "max", name
+    # One release queue: a promotion never runs while another run changes staging.
+    assert jobs["deploy"]["concurrency"]["group"] == jobs["promote"]["concurrency"]["group"]
     assert jobs["deploy"]["concurrency"]["group"] != jobs["monitor"]["concurrency"]["group"]
 
 
@@ -633,21 +640,26 @@ def test_gitlab_branch_code_never_runs_with_the_api_token(bakery, remote) -> Non
 @pytest.mark.parametrize("remote", ["s3", "azure", "gs", "ssh", "local"])
 def test_github_write_credentials_live_only_in_main_only_environments(bakery, remote) -> None:
     """One set of names: read-only repository secrets for ci; the write ones as secrets of
-    the environments deploy (production) and monitor (retrain) run in, on main only."""
+    the environments deploy (staging), promote (production) and monitor (retrain) run in,
+    on main only."""
     project = bakery(dvc_remote=remote)
     jobs = yaml.safe_load((project / CI_FILES["github"]).read_text())["jobs"]
     assert "environment" not in jobs["ci"] and "environment" not in jobs["comment"]
-    assert jobs["deploy"]["environment"] == "production"
+    assert jobs["deploy"]["environment"] == "staging"
+    assert jobs["promote"]["environment"] == "production"
     assert jobs["monitor"]["environment"] == "retrain"
-    for name in ("deploy", "monitor"):
+    for name in ("deploy", "promote", "monitor"):
         assert "github.ref == 'refs/heads/main'" in jobs[name]["if"], name
     names = {name: remote_credentials("github", job) for name, job in jobs.items()}
-    assert names["deploy"] == names["monitor"] == names["ci"], names
+    assert names["deploy"] == names["promote"] == names["monitor"] == names["ci"], names
     if remote in PLUGINS:
         assert names["ci"], "no remote credentials found"
     readme = " ".join((project / "README.md").read_text().split())
-    assert "Create the environment `retrain`" in readme
+    assert "Under Settings > Environments, create `staging`" in readme
+    assert "and `retrain`, for `monitor`" in readme
     if remote in PLUGINS:
+        assert "| secrets of the environment `staging` | read and write | `deploy`" in readme
+        assert "| secrets of the environment `production` | read and write | `promote`" in readme
         assert "| secrets of the environment `retrain` | read and write | `monitor`" in readme
         assert "its `make push` after a drift fails" not in readme
 
@@ -657,8 +669,9 @@ def test_gitlab_monitor_gets_the_write_credentials_of_its_environment(bakery) ->
     `make push` after a drift writes, runs in one (retrain) without deploying."""
     project = bakery(ci_provider="gitlab", dvc_remote="s3")
     jobs = ci_jobs("gitlab", yaml.safe_load((project / CI_FILES["gitlab"]).read_text()))
-    assert jobs["deploy"]["environment"]["name"] == "production"
+    assert jobs["deploy"]["environment"]["name"] == "staging"
+    assert jobs["promote"]["environment"]["name"] == "production"
     assert jobs["monitor"]["environment"] == {"name": "retrain", "action": "access"}
     readme = " ".join((project / "README.md").read_text().split())
-    assert "with the environment scopes `production` and `retrain`" in readme
+    assert "with the environment scopes `staging`, `production` and `retrain`" in readme
     assert "its `make push` after a drift fails" not in readme
