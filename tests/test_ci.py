@@ -1,9 +1,14 @@
-"""Slow tier: the generated CI files run for real on a baked project.
+"""The generated CI files: the delivery path each provider takes, and the files run for real.
 
-GitLab: the whole push pipeline (lint, test, train, deploy) and the merge-request report
-job run under gitlab-ci-local with the shell executor, each job in its own copy.
-GitHub: the `ci` job's `run` steps, taken from the workflow, run in order in a fresh clone
-of a pull-request branch, as the runner would (conditions evaluated for a pull request).
+Fast tier: for each provider and serving option, which jobs run on a pull request and on a
+push to main (conditions evaluated as the provider would), what they run and with which
+credentials: the image is built on pull requests and pushed, tagged with the commit, only
+from main; staging is deployed and smoke-tested before an approval-gated promotion.
+Slow tier: GitLab's whole push pipeline (lint, test, train, deploy to staging, promote)
+and the merge-request report job run under gitlab-ci-local with the shell executor, each
+job in its own copy. GitHub: the `ci` job's `run` steps, taken from the workflow, run in
+order in a fresh clone of a pull-request branch, as the runner would (conditions evaluated
+for a pull request).
 """
 
 import re
@@ -13,10 +18,307 @@ import pytest
 import yaml
 
 from .conftest import FAST_INSTALL, TEMPLATE, bake, run, tool
+from .test_bake import CI_FILES, Context, ci_jobs, job_steps
 
-pytestmark = pytest.mark.slow
 GITLAB_CI_LOCAL = TEMPLATE / "tests/tools/node_modules/.bin/gitlab-ci-local"
 PULL_REQUEST = "github.event_name == 'pull_request'"
+PROVIDERS = ["github", "gitlab", "azure"]
+EVENTS = ["pull_request", "main"]
+PROMOTE = "make promote FROM=staging TO=production"
+
+
+# --- Which jobs run: each provider's conditions, evaluated for an event ---------------------
+
+
+def github_condition(text: str, event: str) -> bool:
+    """A job's `if` (the operators the workflow uses), for a pull request or a push to main."""
+    github = {
+        "event_name": "pull_request" if event == "pull_request" else "push",
+        "ref": "refs/pull/7/merge" if event == "pull_request" else "refs/heads/main",
+        "repository": "owner/repo",
+        "event": {"pull_request": {"head": {"repo": {"full_name": "owner/repo"}}}},
+    }
+    source = re.sub(r"\s*&&\s*", " and ", re.sub(r"\s*\|\|\s*", " or ", text))
+    scope = {"github": Context(github), "vars": Context({"MODEL_REGISTRY": "s3://models"})}
+    return bool(eval(source, {"__builtins__": {}}, scope))
+
+
+def gitlab_condition(text: str, event: str) -> bool:
+    """A rule's `if`: $VARIABLES, ==, !=, && and || over the pipeline's variables."""
+    variables = {
+        "CI_PIPELINE_SOURCE": "merge_request_event" if event == "pull_request" else "push",
+        "CI_DEFAULT_BRANCH": "main",
+        "MODEL_REGISTRY": "s3://models",
+    }
+    if event == "main":
+        variables["CI_COMMIT_BRANCH"] = "main"
+    source = re.sub(r"\s*&&\s*", " and ", re.sub(r"\s*\|\|\s*", " or ", text))
+    source = re.sub(r"\$([A-Z_]+)", r"variables.get('\1')", source)
+    return bool(eval(source, {"__builtins__": {}}, {"variables": variables}))
+
+
+def azure_condition(text: str, event: str, variables: dict, succeeded: bool = True) -> bool:
+    """A stage's, job's or step's condition: the functions the pipeline uses."""
+    variables = {
+        **variables,
+        "Build.Reason": "PullRequest" if event == "pull_request" else "IndividualCI",
+        "Build.SourceBranch": "refs/pull/7/merge" if event == "pull_request" else "refs/heads/main",
+        "MODEL_REGISTRY": "s3://models",
+    }
+    functions = {
+        "and_": lambda *args: all(args),
+        "or_": lambda *args: any(args),
+        "not_": lambda arg: not arg,
+        "eq": lambda a, b: str(a or "").lower() == str(b or "").lower(),
+        "ne": lambda a, b: str(a or "").lower() != str(b or "").lower(),
+        "in_": lambda value, *choices: value in choices,
+        "succeeded": lambda: succeeded,
+        "failed": lambda: not succeeded,
+        "always": lambda: True,
+    }
+    source = re.sub(r"\b(and|or|not|in)\(", r"\1_(", " ".join(text.split()))
+    scope = {**functions, "variables": Context(variables)}
+    return bool(eval(source, {"__builtins__": {}}, scope))
+
+
+def jobs_on(provider: str, config: dict, event: str) -> dict[str, dict]:
+    """The jobs that run for a pull request or a push to main, by name (`-` for `_`)."""
+    if provider == "github":
+        jobs = config["jobs"]
+        ran: dict[str, bool] = {}
+
+        def runs(name: str) -> bool:
+            if name not in ran:
+                job = jobs[name]
+                needs = job.get("needs", [])
+                needs = [needs] if isinstance(needs, str) else needs
+                own = github_condition(job["if"], event) if "if" in job else True
+                ran[name] = own and all(runs(need) for need in needs)
+            return ran[name]
+
+        return {name: job for name, job in jobs.items() if runs(name)}
+    if provider == "gitlab":
+        selected = {}
+        for name, job in ci_jobs("gitlab", config).items():
+            rules = job.get("rules", [{}])
+            rule = next(
+                (r for r in rules if "if" not in r or gitlab_condition(r["if"], event)), None
+            )
+            if rule is not None and rule.get("when") != "never":
+                selected[name] = job
+        return selected
+    variables = config.get("variables", {})
+    selected, stages_run = {}, set()
+    for stage in config["stages"]:
+        depends = stage.get("dependsOn", [])
+        depends = [depends] if isinstance(depends, str) else depends
+        upstream = all(name in stages_run for name in depends)
+        if not azure_condition(stage.get("condition", "succeeded()"), event, variables, upstream):
+            continue
+        stages_run.add(stage["stage"])
+        for job in stage["jobs"]:
+            if azure_condition(job.get("condition", "succeeded()"), event, variables):
+                name = job.get("job") or job["deployment"]
+                selected[name.replace("_", "-")] = {**job, "stage": stage}
+    return selected
+
+
+# --- What a job does and holds ---------------------------------------------------------------
+
+
+def lines(provider: str, job: dict) -> list[str]:
+    return [
+        " ".join(step["script"].split()) for step in job_steps(provider, job) if "script" in step
+    ]
+
+
+def environment(provider: str, job: dict) -> str | None:
+    value = job.get("environment")
+    return value.get("name") if isinstance(value, dict) else value
+
+
+def writes_the_registry(provider: str, job: dict) -> bool:
+    """Whether a job can push images: a write token, a registry login or a push."""
+    text = yaml.safe_dump(job)
+    if provider == "github":
+        pushes = any(
+            step.get("uses", "").startswith("docker/build-push-action")
+            and step.get("with", {}).get("push") is not False
+            for step in job["steps"]
+        )
+        login = "docker/login-action" in text
+        return job.get("permissions", {}).get("packages") == "write" or login or pushes
+    if provider == "gitlab":
+        return bool(re.search(r"CI_REGISTRY_PASSWORD|CI_JOB_TOKEN|buildah (login|push)", text))
+    steps = job.get("steps") or job["strategy"]["runOnce"]["deploy"]["steps"]
+    docker = [s["inputs"] for s in steps if s.get("task", "").startswith("Docker@")]
+    return any("containerRegistry" in i or i.get("command") != "build" for i in docker)
+
+
+def builds_the_image(provider: str, job: dict) -> bool:
+    """Whether a job builds the project's Dockerfile, with the project as the context."""
+    if provider == "github":
+        return any(
+            step.get("uses", "").startswith("docker/build-push-action")
+            and step["with"]["context"] == "."
+            for step in job["steps"]
+        )
+    if provider == "gitlab":
+        return any(re.match(r"buildah build .* \.$", line) for line in lines(provider, job))
+    steps = job.get("steps", [])
+    return any(
+        s.get("task", "").startswith("Docker@")
+        and s["inputs"]["Dockerfile"] == "Dockerfile"
+        and s["inputs"]["buildContext"] == "."
+        for s in steps
+    )
+
+
+def pipeline(bakery, provider: str, serving: str) -> tuple[Path, dict]:
+    project = bakery(ci_provider=provider, serving=serving)
+    return project, yaml.safe_load((project / CI_FILES[provider]).read_text())
+
+
+# --- Fast tests ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("serving", ["fastapi", "none"])
+def test_the_image_is_built_on_pull_requests_and_pushed_only_from_main(
+    bakery, provider: str, serving: str
+) -> None:
+    """With a server, pull requests build the Dockerfile without registry credentials and
+    main pushes it, tagged with the commit; without one, no job touches an image."""
+    project, config = pipeline(bakery, provider, serving)
+    pull_request, main = (jobs_on(provider, config, event) for event in EVENTS)
+    writers = {name for name, job in pull_request.items() if writes_the_registry(provider, job)}
+    assert not writers, f"jobs that run on pull requests can push images: {writers}"
+    if serving == "none":
+        for jobs in (pull_request, main):
+            assert not any(builds_the_image(provider, job) for job in jobs.values())
+            assert not any(writes_the_registry(provider, job) for job in jobs.values())
+        assert not (project / "Dockerfile").exists()
+        return
+    assert (project / "Dockerfile").exists()
+    assert builds_the_image(provider, pull_request["build-image"])
+    assert "secrets." not in yaml.safe_dump(pull_request["build-image"])
+    assert "build-image" not in main and "publish-image" not in pull_request
+    [publisher] = [name for name, job in main.items() if writes_the_registry(provider, job)]
+    assert publisher == "publish-image"
+    job = main[publisher]
+    assert builds_the_image(provider, job)
+    if provider == "github":
+        assert job["needs"] == "ci"
+        [meta] = [s for s in job["steps"] if s.get("uses", "").startswith("docker/metadata")]
+        assert meta["with"]["images"] == "ghcr.io/${{ github.repository }}"  # lowercased
+        assert meta["with"]["tags"] == "type=sha,format=long,prefix="  # the commit's SHA
+        [push] = [s for s in job["steps"] if s.get("with", {}).get("push") is True]
+        assert push["with"]["tags"] == f"${{{{ steps.{meta['id']}.outputs.tags }}}}"
+        others = {
+            name for name, j in config["jobs"].items() if "packages" in j.get("permissions", {})
+        }
+        assert others == {publisher}, "only the image job may write packages"
+    elif provider == "gitlab":
+        assert 'buildah push "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA"' in lines(provider, job)
+        assert any('--tag "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA"' in x for x in lines(provider, job))
+        assert job["stage"] not in ("lint", "test", "train")  # after the checks
+    else:
+        assert job["stage"]["dependsOn"] == "CI"
+        [push] = [s for s in job["steps"] if s.get("inputs", {}).get("command") == "buildAndPush"]
+        assert push["inputs"]["tags"] == "$(Build.SourceVersion)"
+        assert push["inputs"]["containerRegistry"] == "$(ACR_SERVICE_CONNECTION)"
+
+
+def test_azure_pushes_the_image_only_once_a_registry_is_named(bakery) -> None:
+    """ACR_SERVICE_CONNECTION empty (as baked): the job warns and pushes nothing."""
+    _, config = pipeline(bakery, "azure", "fastapi")
+    assert config["variables"]["ACR_SERVICE_CONNECTION"] == ""
+    job = jobs_on("azure", config, "main")["publish-image"]
+
+    def steps_run(connection: str) -> list[dict]:
+        variables = {**config["variables"], "ACR_SERVICE_CONNECTION": connection}
+        return [s for s in job["steps"] if azure_condition(s["condition"], "main", variables)]
+
+    [warning] = steps_run("")
+    assert "task.logissue type=warning" in warning["script"]
+    assert "ACR_SERVICE_CONNECTION" in warning["script"]
+    [push] = steps_run("my-acr")
+    assert push["inputs"]["command"] == "buildAndPush"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("serving", ["fastapi", "none"])
+def test_main_deploys_to_staging_then_promotes_behind_an_approval(
+    bakery, provider: str, serving: str
+) -> None:
+    """deploy: DEPLOY_ENV=staging in the environment staging, then (with a server) the smoke
+    check of staging; promote: after deploy, in the approval-gated environment production,
+    the very version staging serves; pull requests run neither."""
+    project, config = pipeline(bakery, provider, serving)
+    pull_request, main = (jobs_on(provider, config, event) for event in EVENTS)
+    assert not {"deploy", "promote"} & set(pull_request)
+    deploy, promote = main["deploy"], main["promote"]
+    assert environment(provider, deploy) == "staging"
+    assert environment(provider, promote) == "production"
+    steps = lines(provider, deploy)
+    assert steps.index("make inputs repro") < steps.index("make deploy DEPLOY_ENV=staging")
+    smoke = [i for i, line in enumerate(steps) if line.startswith("make smoke")]
+    if serving == "fastapi":
+        [at] = smoke
+        assert at > steps.index("make deploy DEPLOY_ENV=staging")
+        assert steps[at].startswith('make smoke DEPLOY_ENV=staging URL="$STAGING_URL"')
+        if provider == "github":  # the variable reaches the step
+            [step] = [s for s in deploy["steps"] if s.get("run", "").startswith("make smoke")]
+            assert step["env"]["STAGING_URL"] == "${{ vars.STAGING_URL }}"
+    else:
+        assert not smoke, "no server to smoke-test without serving"
+    # The promotion reads no data and trains nothing.
+    before = promote.get("before_script", config.get("default", {}).get("before_script", []))
+    commands = (
+        [*before, *lines(provider, promote)] if provider == "gitlab" else lines(provider, promote)
+    )
+    assert [x for x in commands if x.startswith("make ")] == [
+        "make install",
+        PROMOTE,
+    ]
+    if provider == "github":
+        assert promote["needs"] == "deploy"
+        header = (project / CI_FILES[provider]).read_text().split("\nname:")[0]
+        assert re.search(r'"production" \(required reviewers', header), "say where approval lives"
+        groups = {job["concurrency"]["group"] for job in (deploy, promote)}
+        assert len(groups) == 1 and deploy["concurrency"]["cancel-in-progress"] is False
+    elif provider == "gitlab":
+        assert promote["needs"] == ["deploy"]
+        assert [rule.get("when") for rule in promote["rules"]] == ["manual"]
+        assert promote["stage"] != deploy["stage"]
+        assert deploy["resource_group"] == promote["resource_group"]
+        assert deploy["interruptible"] is promote["interruptible"] is False
+    else:
+        assert "deployment" in promote  # a deployment job: the environment's checks gate it
+        assert promote["stage"]["dependsOn"] == deploy["stage"]["stage"]
+        assert promote["stage"]["condition"] == "succeeded()"
+        assert deploy["stage"]["lockBehavior"] == promote["stage"]["lockBehavior"] == "sequential"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_promote_gets_the_same_registry_credentials_as_deploy(bakery, provider: str) -> None:
+    """Both write to the model registry: the same names, from their environments."""
+    project = bakery(ci_provider=provider, dvc_remote="gs")
+    config = yaml.safe_load((project / CI_FILES[provider]).read_text())
+    jobs = jobs_on(provider, config, "main")
+    deploy, promote = jobs["deploy"], jobs["promote"]
+    if provider == "github":
+        assert promote["env"] == deploy["env"]
+        assert "secrets.GCP_SERVICE_ACCOUNT_KEY" in yaml.safe_dump(promote["steps"])
+    elif provider == "azure":
+        [to_staging] = [
+            s for s in job_steps(provider, deploy) if s.get("script", "").startswith("make deploy")
+        ]
+        [to_production] = [s for s in job_steps(provider, promote) if s.get("script") == PROMOTE]
+        assert to_production["env"] == to_staging["env"]
+        assert "MODEL_REGISTRY" in to_production["env"]
+    else:  # variables scoped to each environment reach its job
+        assert environment(provider, promote) == "production"
 
 
 def with_reviewed_change(project: Path) -> Path:
@@ -54,17 +356,25 @@ def gitlab_ci_local(project: Path, *args: str) -> str:
     return output
 
 
+@pytest.mark.slow
 def test_gitlab_pipeline_runs_green_under_gitlab_ci_local(tmp_path: Path) -> None:
+    """The push pipeline up to production: the checks, deploy to staging with its smoke
+    check against a local server, and the manual promotion (started here by hand). The
+    image jobs need Buildah's container; the fast tests check them."""
     tool(GITLAB_CI_LOCAL, "npm: gitlab-ci-local")
     project = bake(tmp_path, ci_provider="gitlab")
     with_reviewed_change(project)
     run("git checkout --quiet main", project)
-    registry = tmp_path / "production-registry"
-    output = gitlab_ci_local(project, "--variable", f"MODEL_REGISTRY={registry}")
-    for job in ("lint", "test", "train", "deploy"):
+    registry = tmp_path / "model-registry"
+    to_production = ["promote", "--needs", "--manual", "promote"]
+    output = gitlab_ci_local(project, "--variable", f"MODEL_REGISTRY={registry}", *to_production)
+    for job in ("lint", "test", "train", "deploy", "promote"):
         assert re.search(rf"PASS\s+{job}\b", output), f"{job} did not pass:\n{output[-4000:]}"
     assert "dvc.lock is unchanged: the pipeline reproduces" in output  # train's verify
-    assert list(registry.glob("*/CURRENT")), "the deploy job published nothing"
+    [staging] = registry.glob("*/CURRENT.staging")
+    production = staging.with_name("CURRENT")
+    assert production.exists(), "promote pointed production at nothing"
+    assert production.read_text().split()[0] == staging.read_text().split()[0]
 
     run("git checkout --quiet fewer-trees", project)
     merge_request = ["--variable", "CI_PIPELINE_SOURCE=merge_request_event"]
@@ -83,6 +393,7 @@ def runs(step: dict) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_github_ci_job_steps_run_in_order_on_a_pull_request(tmp_path: Path) -> None:
     project = bake(tmp_path, ci_provider="github")
     origin = with_reviewed_change(project)
