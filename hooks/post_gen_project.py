@@ -42,6 +42,12 @@ def remove_server(serving: str, package: str) -> None:
         shutil.rmtree(Path("src", package, "serve"))
         for path in (*Path("tests").glob("test_serve*.py"), Path("serve.mk")):
             path.unlink()
+        # The server's image and its Kubernetes manifests.
+        for path in (Path("Dockerfile"), Path(".dockerignore")):
+            path.unlink()
+        shutil.rmtree(Path("deploy", "kubernetes"))
+        if not any(Path("deploy").iterdir()):
+            Path("deploy").rmdir()
 
 
 def choose_license(name: str) -> None:

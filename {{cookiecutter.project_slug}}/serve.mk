@@ -7,3 +7,21 @@ export HOST PORT  # recipes quote them as "$$HOST" (see the Makefile's export)
 # DEPLOY_ENV (exported by the Makefile) reaches the server: it follows that environment.
 serve: | $(VENV)/bin/python ## Serve DEPLOY_ENV's model (default production) over HTTP on $(HOST):$(PORT)
 	SERVE_HOST="$$HOST" SERVE_PORT="$$PORT" python -m $(PACKAGE) serve
+
+# The image of Dockerfile, tagged with the commit (-dirty with uncommitted changes; latest
+# outside git). BASE_IMAGE replaces the base, e.g. with a mirror in your own registry.
+# Podman keeps the HEALTHCHECK only in Docker's image format.
+export IMAGE BASE_IMAGE
+.PHONY: image
+image: ## Build the server's container image with docker or podman (IMAGE=name:tag)
+	@builder=$$(command -v docker || command -v podman) || { \
+	  echo "ERROR: neither docker nor podman is on PATH - install one of them to build the image" >&2; \
+	  exit 1; }; \
+	commit=$$(git rev-parse --short HEAD 2>/dev/null) || commit=latest; \
+	if [ "$$commit" != latest ] && ! git diff --quiet HEAD 2>/dev/null; then commit=$$commit-dirty; fi; \
+	image=$${IMAGE:-{{ cookiecutter.project_slug }}:$$commit}; \
+	set -- --tag "$$image"; \
+	case "$$builder" in */podman) set -- "$$@" --format docker;; esac; \
+	if [ -n "$$BASE_IMAGE" ]; then set -- "$$@" --build-arg "BASE_IMAGE=$$BASE_IMAGE"; fi; \
+	echo "$$builder build $$* ."; \
+	"$$builder" build "$$@" . && echo "built $$image"
