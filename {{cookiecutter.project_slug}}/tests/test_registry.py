@@ -444,3 +444,12 @@ def test_the_gate_says_what_production_serves() -> None:
     said = gate({"accuracy": 0.95}, make_params(), production)
     assert said == "gate passed: accuracy=0.9500 against production version 0001-x (0.9000)"
     assert "production serves no version yet" in gate({"accuracy": 0.95}, make_params(), None)
+
+
+def test_rollback_to_the_version_served_says_nothing_changed(
+    project_registry: Registry, mixed_frame
+) -> None:
+    first, _ = staging_ahead(project_registry, mixed_frame)
+    assert release.rollback("production", first) == (
+        f"production already serves version {first}, nothing rolled back"
+    )

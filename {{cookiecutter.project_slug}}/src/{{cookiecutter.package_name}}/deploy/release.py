@@ -29,9 +29,9 @@ def registry(params: Params) -> Registry:
 
 
 def environment(given: str | None = None) -> str:
-    """The environment named, else DEPLOY_ENV, else production; checked either way."""
-    name = given or os.environ.get("DEPLOY_ENV") or PRODUCTION
-    return checked_env(name, "DEPLOY_ENV" if not given else "environment")
+    """The environment named (--env, which make passes DEPLOY_ENV to), else DEPLOY_ENV,
+    else production; checked either way."""
+    return checked_env(given or os.environ.get("DEPLOY_ENV") or PRODUCTION, "DEPLOY_ENV")
 
 
 def gate(metrics: dict, params: Params, production: dict | None) -> str:
@@ -165,7 +165,14 @@ def rollback(env: str | None = None, version: str | None = None) -> str:
     """Point the environment back at the version it served before, or at the version named."""
     env = environment(env)
     store = registry(load_params())
-    target = store.rollback(env, version)  # checks the version's form before anything else
+    with store.lock():
+        try:
+            before = store.current(env)
+        except RegistryError:  # a pointer naming no version: rolling back to one repairs it
+            before = None
+        target = store.rollback(env, version)  # checks the version's form before anything else
+    if target == before:
+        return f"{env} already serves version {target}, nothing rolled back"
     return f"rolled {env} back to version {target}"
 
 
