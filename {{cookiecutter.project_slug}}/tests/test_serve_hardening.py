@@ -77,9 +77,10 @@ def test_a_failing_batch_fails_only_the_requests_that_fail_alone(app_for, monkey
         return real(model, frame)
 
     monkeypatch.setattr(batching, "outputs", outputs)
-    good = [(10.5, 2, "red")]
-    poisoned = [(1e40, 2, "red")]
-    faulty = [(10.5, 666, "red")]
+    unchecked = served.schema.columns
+    good = unchecked([(10.5, 2, "red")])
+    poisoned = unchecked([(1e40, 2, "red")])
+    faulty = unchecked([(10.5, 666, "red")])
     requests = [good] * 5 + [poisoned] + [good] * 5 + [faulty] + [good] * 4
 
     async def run() -> list:

@@ -55,16 +55,37 @@ def feature_schema(model: Pipeline, features: pd.DataFrame, profile: dict) -> li
     return schema
 
 
+def blocks_from_rows(
+    rows: list[tuple], names: list[str], numeric: set[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (values in training order, None for null) as two [rows, columns] blocks: the
+    numeric columns as floats, the text ones as objects, NaN for null in both."""
+    numbers = [i for i, name in enumerate(names) if name in numeric]
+    texts = [i for i, name in enumerate(names) if name not in numeric]
+    number_block = np.array([[row[i] for i in numbers] for row in rows], dtype=np.float64)
+    text_block = np.array(
+        [[np.nan if row[i] is None else row[i] for i in texts] for row in rows], dtype=object
+    )
+    return number_block.reshape(len(rows), len(numbers)), text_block.reshape(len(rows), len(texts))
+
+
+def frame_from_blocks(
+    names: list[str], numbers: np.ndarray, numeric: list[str], texts: np.ndarray
+) -> pd.DataFrame:
+    """The model's input, in the form `prepare` gives training data, from the blocks
+    blocks_from_rows makes (`numeric`: the number block's columns, in training order)."""
+    if len(numeric) == len(names):  # numbers only: one block, no copy per column
+        return pd.DataFrame(numbers, columns=names, copy=False)
+    in_numbers = set(numeric)
+    text = [name for name in names if name not in in_numbers]
+    columns = dict(zip(numeric, numbers.T, strict=True)) | dict(zip(text, texts.T, strict=True))
+    return pd.DataFrame({name: columns[name] for name in names})
+
+
 def frame_from_rows(rows: list[tuple], names: list[str], numeric: set[str]) -> pd.DataFrame:
-    """Request rows as the model's input, in the form `prepare` gives training data:
-    numbers as floats and text as objects, NaN for null in both."""
-    data = {}
-    for name, values in zip(names, zip(*rows, strict=True), strict=True):
-        if name in numeric:
-            data[name] = np.array(values, dtype=np.float64)  # None becomes NaN
-        else:
-            data[name] = np.array([np.nan if v is None else v for v in values], dtype=object)
-    return pd.DataFrame(data, columns=names)
+    """Rows as the model's input, by the path a request's rows take (the smoke check)."""
+    numbers, texts = blocks_from_rows(rows, names, numeric)
+    return frame_from_blocks(names, numbers, [n for n in names if n in numeric], texts)
 
 
 def records(frame: pd.DataFrame) -> list[dict]:

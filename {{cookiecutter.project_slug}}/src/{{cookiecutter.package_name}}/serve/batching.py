@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 
 from ..deploy.bundle import outputs
 from .holder import Served
-from .inputs import InputError
+from .inputs import Columns, InputError
 
 
 @dataclass
 class Job:
     served: Served
-    rows: list[tuple]
+    rows: Columns
     future: asyncio.Future = field(repr=False)
 
 
@@ -34,7 +34,7 @@ class MicroBatcher:
         if self.task:
             self.task.cancel()
 
-    async def predict(self, served: Served, rows: list[tuple]) -> dict:
+    async def predict(self, served: Served, rows: Columns) -> dict:
         """Queue checked rows; return their predictions (and probabilities)."""
         job = Job(served, rows, asyncio.get_running_loop().create_future())
         self.queue.put_nowait(job)
@@ -54,7 +54,7 @@ class MicroBatcher:
             else:
                 try:
                     jobs.append(await asyncio.wait_for(self.queue.get(), deadline - loop.time()))
-                except asyncio.TimeoutError:  # not the builtin one before Python 3.11
+                except TimeoutError:  # not the builtin one before Python 3.11
                     break
             rows += len(jobs[-1].rows)
         return jobs
@@ -103,7 +103,7 @@ def settle(served: Served, jobs: list[Job]) -> list[dict | Exception]:
 
 def run_batch(served: Served, jobs: list[Job]) -> list[dict]:
     """One predict call for all jobs' rows, split back per job in order."""
-    frame = served.schema.frame([row for job in jobs for row in job.rows])
+    frame = served.schema.frame([job.rows for job in jobs])
     result = outputs(served.loaded.model, frame)
     answers, start = [], 0
     for job in jobs:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 
 from .batching import MicroBatcher
 from .holder import ModelHolder, Served
-from .inputs import InputError
+from .inputs import Columns, InputError
 from .responses import BodyTooLarge, JSONBody, read_json
 from .settings import Settings
 
@@ -41,8 +41,8 @@ def flatten(data: object) -> list:
     return np.asarray(data, dtype=object).ravel().tolist() if isinstance(data, list) else [data]
 
 
-def rows_from_inputs(served: Served, inputs: object, limit: int) -> list[tuple]:
-    """Turn V2 inputs into checked rows: one [n, features] tensor, or one tensor per column."""
+def rows_from_inputs(served: Served, inputs: object, limit: int) -> Columns:
+    """Turn V2 inputs into checked columns: one [n, features] tensor, or one per column."""
     if not isinstance(inputs, list) or not inputs or not all(isinstance(t, dict) for t in inputs):
         raise InputError("inputs must be a non-empty list of tensors")
     names = served.schema.names
@@ -71,11 +71,7 @@ def rows_from_inputs(served: Served, inputs: object, limit: int) -> list[tuple]:
             columns[name] = values
         else:
             raise InputError(f"input {name!r} is not a column of the model")
-    lengths = {len(values) for values in columns.values()}
-    if len(lengths) > 1:
-        raise InputError("inputs must all have the same number of rows")
-    records = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
-    return served.schema.check_records(records, limit)
+    return served.schema.check_columns(columns, limit)
 
 
 def wanted_outputs(requested: object) -> set[str] | None:
