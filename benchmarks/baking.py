@@ -14,7 +14,13 @@ TEMPLATE = Path(__file__).resolve().parent.parent
 
 def find_uv() -> str:
     """uv as the Makefiles find it: $UV, else on PATH, else where `make install` puts it."""
-    return os.environ.get("UV") or shutil.which("uv") or str(TEMPLATE / ".tools" / "bin" / "uv")
+    uv = os.environ.get("UV") or shutil.which("uv") or str(TEMPLATE / ".tools" / "bin" / "uv")
+    if not shutil.which(uv):
+        sys.exit(
+            f"uv not found (tried $UV, PATH and {uv}): run `make install` in the template, "
+            "which puts it in .tools/, or set UV"
+        )
+    return uv
 
 
 def environment(venv: Path) -> dict[str, str]:

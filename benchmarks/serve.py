@@ -12,13 +12,17 @@ project's scikit-learn version so both load the same fitted pipelines.
 Two models (a scaled logistic regression and a 200-tree random forest, trained and
 published by the project's own pipeline and deploy: serve_models.py) x concurrency 1, 8,
 32 x 1-row and 100-row requests: requests/s, p50 and p99 for this server and for MLServer
-at its best of parallel_workers 0 and 1 with adaptive batching off and on; a Starlette
-route returning a constant, as the framework's floor; and p99 while versions are swapped.
+at its best of parallel_workers 0 and 1 with adaptive batching off and on; this server
+with SERVE_WORKERS=2 against MLServer with parallel_workers 2 (its only worker setting:
+inference processes behind one HTTP process), batching off and on; a Starlette route
+returning a constant, as the framework's floor; and p99 while versions are swapped.
+MLServer runs with debug off, as in production: debug on logs every request.
 
 --project reuses a baked project whose .venv is installed (`make install`) instead of a new
 bake. --smoke is the template's check that this script still runs (tests/test_benchmarks.py),
 its numbers mean nothing: 1-second runs of the forest alone, at concurrency 8 with 1-row
-requests, against MLServer with one parallel worker and batching on.
+requests, against MLServer with batching on and one parallel worker (two for the
+SERVE_WORKERS=2 row).
 """
 
 import argparse
@@ -43,6 +47,8 @@ SWAPPED = "forest"  # serve_models.py publishes it three times: two versions to 
 CONCURRENCY = (1, 8, 32)
 ROWS = (1, 100)
 MLSERVER_CONFIGS = ((0, False), (0, True), (1, False), (1, True))  # (parallel_workers, batching)
+WORKERS = 2  # the several-workers row: SERVE_WORKERS against MLServer's parallel_workers
+MLSERVER_WORKER_CONFIGS = ((WORKERS, False), (WORKERS, True))
 MLSERVER_PACKAGES = ("mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22", "httptools")
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -151,10 +157,11 @@ def main() -> None:
     parser.add_argument("--project", type=Path, help="a baked, installed project to reuse")
     parser.add_argument("--smoke", action="store_true", help="a tiny run: does it still work?")
     args = parser.parse_args()
-    models, concurrency, rows_list, configs = MODELS, CONCURRENCY, ROWS, MLSERVER_CONFIGS
+    models, concurrency, rows_list = MODELS, CONCURRENCY, ROWS
+    configs, worker_configs = MLSERVER_CONFIGS, MLSERVER_WORKER_CONFIGS
     if args.smoke:
         args.duration, models, concurrency, rows_list = 1, ("forest",), (8,), (1,)
-        configs = ((1, True),)
+        configs, worker_configs = ((1, True),), ((WORKERS, True),)
     scratch = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     project, package = baking.project(scratch, args.project)
     venv = project / ".venv"
@@ -170,6 +177,7 @@ def main() -> None:
     ).stdout.strip()  # fmt: skip
     mls_bin = mlserver_env(args.mlserver_env, sklearn_version)
     results: dict[tuple, dict] = {}
+    top = concurrency[-1]
 
     def measure(label: str, url: str, body_prefix: str, model: str) -> None:
         for rows in rows_list:
@@ -180,30 +188,30 @@ def main() -> None:
                 results[(label, model, rows, connections)] = result
                 print(row(label, model, rows, connections, result), flush=True)
 
-    print("\n## this server")
-    for model in models:
-        port = free_port()
-        server_env = {
-            **env,
-            "MODEL_REGISTRY": str(data / "registry"),
-            "SERVE_MODEL_NAME": model,
-            "SERVE_PORT": str(port),
-        }
-        server = start(cli(venv, package, "serve"), server_env, project, scratch / f"{model}.log")
-        try:
-            wait_ready(f"http://127.0.0.1:{port}/health/ready", server)
-            measure("this server", f"http://127.0.0.1:{port}/predict", "predict", model)
-            if model == SWAPPED:
-                top = concurrency[-1]
-                swap_p99(
-                    port, data, server_env, venv, package, scratch, args.duration, top, results
-                )
-        finally:
-            stop(server)
+    def ours(label: str, workers: int) -> None:
+        for model in models:
+            port = free_port()
+            server_env = {
+                **env,
+                "MODEL_REGISTRY": str(data / "registry"),
+                "SERVE_MODEL_NAME": model,
+                "SERVE_PORT": str(port),
+                "SERVE_WORKERS": str(workers),
+            }
+            log = scratch / f"{model}-{workers}.log"
+            server = start(cli(venv, package, "serve"), server_env, project, log)
+            try:
+                wait_ready(f"http://127.0.0.1:{port}/health/ready", server)
+                measure(label, f"http://127.0.0.1:{port}/predict", "predict", model)
+                if model == SWAPPED and workers == 1:
+                    swap_p99(
+                        port, data, server_env, venv, package, scratch, args.duration, top, results
+                    )
+            finally:
+                stop(server)
 
-    print("\n## MLServer")
-    for workers, batching in configs:
-        label = f"mlserver w={workers} batch={'on' if batching else 'off'}"
+    def mlserver(workers: int, batching: bool) -> None:
+        label = mlserver_label(workers, batching)
         root = scratch / f"mls-{workers}-{batching}"
         port = free_port()
         for model in models:
@@ -219,7 +227,8 @@ def main() -> None:
                 settings.update(max_batch_size=64, max_batch_time=0.002)
             (folder / "model-settings.json").write_text(json.dumps(settings))
         ports = {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port()}
-        settings = {"parallel_workers": workers, **ports}
+        # debug off, as in production: on, MLServer logs every request (this server does not)
+        settings = {"parallel_workers": workers, "debug": False, **ports}
         (root / "settings.json").write_text(json.dumps(settings))
         server = start(
             [mls_bin / "mlserver", "start", str(root)],
@@ -235,9 +244,22 @@ def main() -> None:
         finally:
             stop(server)
 
+    print("\n## this server")
+    ours(OURS, 1)
+    print("\n## MLServer")
+    for workers, batching in configs:
+        mlserver(workers, batching)
+    several = takes_workers(venv, package)
+    print(f"\n## {WORKERS} workers: SERVE_WORKERS={WORKERS}, MLServer parallel_workers={WORKERS}")
+    if several:
+        ours(OURS_WORKERS, WORKERS)
+        for workers, batching in worker_configs:
+            mlserver(workers, batching)
+    else:
+        print("  skipped: this project's server has no SERVE_WORKERS setting")
+
     print("\n## Starlette constant route (the framework's floor)")
     port = free_port()
-    top = concurrency[-1]
     floor = start(
         [
             venv / "bin/python",
@@ -262,7 +284,30 @@ def main() -> None:
     finally:
         stop(floor)
     print(f"  constant route c={top} {constant['rps']:8.1f} req/s  p99 {constant['p99']:.2f} ms")
-    report(results, constant, models, rows_list, concurrency)
+    cells = [(m, n, c) for m in models for n in rows_list for c in concurrency]
+    print("\n## ratios: this server / MLServer's best (throughput up is better, p99 down)")
+    ratios(results, cells, OURS, configs)
+    if several:
+        print(f"\n## ratios, {WORKERS} workers each: this server / MLServer's best")
+        ratios(results, cells, OURS_WORKERS, worker_configs)
+    floor_and_swaps(results, constant, models[0], top)
+
+
+def mlserver_label(workers: int, batching: bool) -> str:
+    return f"mlserver w={workers} batch={'on' if batching else 'off'}"
+
+
+OURS, OURS_WORKERS = "this server", f"this server w={WORKERS}"
+
+
+def takes_workers(venv: Path, package: str) -> bool:
+    """Whether the project's server has the SERVE_WORKERS setting."""
+    settings = f"{package}.serve.settings"
+    code = f"from {settings} import Settings; print('workers' in Settings.model_fields)"
+    answer = subprocess.run(
+        [venv / "bin/python", "-c", code], capture_output=True, text=True, check=True
+    )
+    return answer.stdout.strip() == "True"
 
 
 def wait_ready_post(port: int) -> None:
@@ -300,28 +345,29 @@ def swap_p99(port, data, env, venv, package, scratch, duration, connections, res
     print(row("during 2 hot swaps", SWAPPED, 1, connections, result), flush=True)
 
 
-def report(results: dict, constant: dict, models, rows_list, concurrency) -> None:
-    print("\n## ratios: this server / MLServer's best (throughput up is better, p99 down)")
-    for model in models:
-        for rows in rows_list:
-            for connections in concurrency:
-                ours = results[("this server", model, rows, connections)]
-                theirs = [
-                    r
-                    for (label, m, n, c), r in results.items()
-                    if label.startswith("mlserver") and (m, n, c) == (model, rows, connections)
-                ]
-                best = max(theirs, key=lambda r: r["rps"])
-                speed, tail = ours["rps"] / best["rps"], ours["p99"] / best["p99"]
-                print(
-                    f"  {model:<7} rows={rows:<4} c={connections:<3} throughput x{speed:5.2f} "
-                    f"(target >= 1.5)   p99 x{tail:5.2f} (target <= 1)"
-                )
-    top, first = concurrency[-1], models[0]
-    single = results[("this server", first, 1, top)]
+def ratios(results: dict, cells: list[tuple], ours: str, configs: tuple) -> None:
+    """Per cell, this server against the one of MLServer's configurations (parallel_workers,
+    batching) that answered the most requests/s in that cell."""
+    labels = {mlserver_label(workers, batching) for workers, batching in configs}
+    for model, rows, connections in cells:
+        mine = results[(ours, model, rows, connections)]
+        theirs = {label: results[(label, model, rows, connections)] for label in labels}
+        label, best = max(theirs.items(), key=lambda item: item[1]["rps"])
+        speed, tail = mine["rps"] / best["rps"], mine["p99"] / best["p99"]
+        verdict = "met" if speed >= 1.5 and tail <= 1 else "MISSED"
+        print(
+            f"  {model:<7} rows={rows:<4} c={connections:<3} throughput x{speed:5.2f} "
+            f"(target >= 1.5)   p99 x{tail:5.2f} (target <= 1)"
+            f"   p99 {mine['p99']:.1f} vs {best['p99']:.1f} ms, {label.removeprefix('mlserver ')}"
+            f"  {verdict}"
+        )
+
+
+def floor_and_swaps(results: dict, constant: dict, model: str, top: int) -> None:
+    single = results[(OURS, model, 1, top)]
     share = single["rps"] / constant["rps"]
-    print(f"  {first} 1-row c={top} vs the Starlette constant route: {share:.0%} (target >= 40%)")
-    steady = results[("this server", SWAPPED, 1, top)]
+    print(f"  {model} 1-row c={top} vs the Starlette constant route: {share:.0%} (target >= 40%)")
+    steady = results[(OURS, SWAPPED, 1, top)]
     swap = results[("swap", SWAPPED, 1, top)]
     ratio = swap["p99"] / steady["p99"]
     print(f"  {SWAPPED} 1-row c={top} p99 during hot swaps vs steady: x{ratio:.2f} (target <= 2)")
