@@ -84,6 +84,15 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 90) -> None
     sys.exit(f"server not ready: {url}")
 
 
+def wait_started(log: Path, workers: int, process: subprocess.Popen, timeout: float = 90) -> None:
+    """Until each of the server's uvicorn workers has loaded the model (its app started)."""
+    deadline = time.monotonic() + timeout
+    while log.read_text().count("Application startup complete.") < workers:
+        if process.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"not all {workers} workers started: see {log}")
+        time.sleep(0.3)
+
+
 def start(command: list[str], env: dict, cwd: Path, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         command,
@@ -202,6 +211,7 @@ def main() -> None:
             server = start(cli(venv, package, "serve"), server_env, project, log)
             try:
                 wait_ready(f"http://127.0.0.1:{port}/health/ready", server)
+                wait_started(log, workers, server)  # one ready answer is one worker's
                 measure(label, f"http://127.0.0.1:{port}/predict", "predict", model)
                 if model == SWAPPED and workers == 1:
                     swap_p99(
