@@ -55,11 +55,14 @@ def test_a_holder_follows_its_environment(registry: Registry, environments) -> N
 
 @pytest.fixture
 def production_server(registry: Registry, environments):
-    """A real uvicorn on a loopback port serving production, not watching the registry."""
-    settings = Settings(MODEL_REGISTRY=registry.location.rsplit("/", 1)[0], model_name="tiny")
+    """A real uvicorn on a loopback port serving production (its next look at the registry
+    a minute away)."""
+    settings = Settings(
+        MODEL_REGISTRY=registry.location.rsplit("/", 1)[0], model_name="tiny", poll_interval=60
+    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(settings, watch=False), log_level="error")
+    config = uvicorn.Config(create_app(settings), log_level="error")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

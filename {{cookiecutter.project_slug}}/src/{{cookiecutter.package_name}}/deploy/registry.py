@@ -10,6 +10,10 @@ them), so a rollback returns to what that environment served, not to whatever wa
 published before. A pointer of one line (written before environments existed) has no
 history: rolling it back takes the version published before.
 
+    0003-1a2b3c4
+    # served before, newest first:
+    0001-9f8e7d6
+
 A version is complete once its manifest exists: publishing writes the manifest last, and
 promoting replaces a pointer in one step, so a crash at any point leaves it naming a
 complete version.

@@ -23,9 +23,14 @@ log = logging.getLogger(__name__)
 LOWER_IS_BETTER = {"rmse", "mae"}
 
 
-def registry(params: Params) -> Registry:
+def registry_root() -> str:
     """The registry named by MODEL_REGISTRY (unset or empty: registry/ in the project)."""
-    return Registry(os.environ.get("MODEL_REGISTRY") or "registry", params.deploy.model_name)
+    return os.environ.get("MODEL_REGISTRY") or "registry"
+
+
+def registry(params: Params) -> Registry:
+    """The model's versions in the registry named by MODEL_REGISTRY."""
+    return Registry(registry_root(), params.deploy.model_name)
 
 
 def environment(given: str | None = None) -> str:

@@ -10,7 +10,6 @@ it waits up to VERSION_WAIT for the swap), and the manifest's smoke rows get 200
 
 import argparse
 import importlib.util
-import os
 import time
 
 from ..errors import PipelineError
@@ -43,8 +42,7 @@ def smoke(env: str | None = None, url: str | None = None, wait: float = VERSION_
             f"{version}, which {env} serves, loads and passes its checks; give URL=... to "
             "check a server of your own"
         )
-    registry = os.environ.get("MODEL_REGISTRY") or "registry"
-    with local_server(registry, manifest["name"], env) as base:
+    with local_server(release.registry_root(), manifest["name"], env) as base:
         return check_server(base, manifest, wait)
 
 
