@@ -22,8 +22,9 @@ def client(registry: Registry, mixed_frame: pd.DataFrame):
         model_name="tiny",
         admin_token=TOKEN,
         max_request_rows=5,
+        poll_interval=60,  # the tests swap versions through /admin/reload, not the watcher
     )
-    with TestClient(create_app(settings, watch=False)) as client:
+    with TestClient(create_app(settings)) as client:
         yield client
 
 
@@ -37,7 +38,7 @@ def test_health_and_model(client: TestClient) -> None:
 
 def test_not_ready_before_a_deploy(tmp_path) -> None:
     settings = Settings(MODEL_REGISTRY=str(tmp_path), model_name="tiny")
-    with TestClient(create_app(settings, watch=False)) as client:
+    with TestClient(create_app(settings)) as client:
         assert client.get("/health/ready").status_code == 503
         assert client.post("/predict", json={"records": [ROW]}).status_code == 503
 
@@ -132,7 +133,7 @@ def test_admin_needs_the_token(client: TestClient, headers: dict, status: int) -
 def test_admin_refused_without_configured_token(registry, mixed_frame) -> None:
     publish_tiny(registry, mixed_frame)
     settings = Settings(MODEL_REGISTRY=registry.location.rsplit("/", 1)[0], model_name="tiny")
-    with TestClient(create_app(settings, watch=False)) as client:
+    with TestClient(create_app(settings)) as client:
         assert client.post("/admin/reload", headers={"Authorization": "Bearer "}).status_code in (
             401,
             403,
@@ -192,7 +193,7 @@ def test_a_current_that_names_no_version_is_refused_at_start(registry, mixed_fra
         model_name="tiny",
         admin_token=TOKEN,
     )
-    with TestClient(create_app(settings, watch=False)) as client:
+    with TestClient(create_app(settings)) as client:
         assert client.get("/health/ready").status_code == 503
         auth = {"Authorization": f"Bearer {TOKEN}"}
         refused = client.post("/admin/reload", headers=auth).json()["refused"]

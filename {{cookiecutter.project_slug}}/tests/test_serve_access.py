@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.serve.app import create_app
-from {{ cookiecutter.package_name }}.serve.main import head_timeout
+from {{ cookiecutter.package_name }}.serve.main import HeadTimeout
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import publish_tiny
@@ -38,7 +38,7 @@ def settings_for(registry: Registry, **overrides) -> Settings:
 @pytest.fixture
 def client(registry: Registry, mixed_frame):
     publish_tiny(registry, mixed_frame)
-    with TestClient(create_app(settings_for(registry), watch=False)) as client:
+    with TestClient(create_app(settings_for(registry))) as client:
         yield client
 
 
@@ -69,7 +69,7 @@ def test_admin_model_view_has_everything_behind_the_token(client: TestClient) ->
 )
 def test_docs_follow_the_setting(registry, host, docs, served) -> None:
     settings = settings_for(registry, host=host, docs=docs)
-    with TestClient(create_app(settings, watch=False)) as client:
+    with TestClient(create_app(settings)) as client:
         for path in ("/docs", "/redoc", "/openapi.json"):
             assert (client.get(path).status_code == 200) is served, path
 
@@ -118,8 +118,7 @@ def test_a_half_sent_body_is_cut_off_with_408(registry, mixed_frame) -> None:
     """A client sends half a body and stalls: answered 408 after SERVE_READ_TIMEOUT, the
     connection closed."""
     publish_tiny(registry, mixed_frame)
-    app = create_app(settings_for(registry, read_timeout=0.2), watch=False)
-    app.state.holder.sync()
+    app = create_app(settings_for(registry, read_timeout=0.2))
     sent: list[dict] = []
     parts = [{"type": "http.request", "body": b'{"records": [{"si', "more_body": True}]
 
@@ -148,7 +147,8 @@ def test_a_half_sent_body_is_cut_off_with_408(registry, mixed_frame) -> None:
     }
 
     async def call() -> None:
-        await asyncio.wait_for(app(scope, receive, send), timeout=5)
+        async with app.router.lifespan_context(app):  # loads the model
+            await asyncio.wait_for(app(scope, receive, send), timeout=5)
 
     asyncio.run(call())
     start = sent[0]
@@ -163,12 +163,16 @@ async def hello(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": b"hi"})
 
 
+class OneSecondHeads(HeadTimeout):
+    seconds = 1.0  # SERVE_READ_TIMEOUT=1
+
+
 @pytest.fixture
 def uvicorn_port():
     """A real uvicorn with the server's protocol and a 1 s SERVE_READ_TIMEOUT."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(hello, http=head_timeout(1.0), lifespan="off", log_level="error")
+    config = uvicorn.Config(hello, http=OneSecondHeads, lifespan="off", log_level="error")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -101,7 +101,7 @@ def test_an_uncreatable_folder_is_a_clear_error_not_a_traceback(
         admin_token=TOKEN,
         prediction_log=str(folder),
     )
-    with TestClient(create_app(settings, watch=False)) as client:
+    with TestClient(create_app(settings)) as client:
         assert client.post("/predict", json={"records": [ROW]}).status_code == 200
         status = client.get("/admin/model", headers=AUTH).json()["prediction_log"]
         assert status["error"].startswith(f"prediction logging off: cannot create {folder}")
@@ -128,17 +128,21 @@ def test_a_full_disk_stops_logging_but_not_serving(registry, mixed_frame, tmp_pa
         MODEL_REGISTRY=str(registry.location.rsplit("/", 1)[0]),
         model_name="tiny",
         admin_token=TOKEN,
-        prediction_log=str(tmp_path / "logs"),
     )
-    app = create_app(settings, watch=False, log_opener=FullDisk)
+    full_disk = PredictionLog(tmp_path / "logs", 1_000_000, opener=FullDisk)
+    full_disk.start()
+    app = create_app(settings)
     with TestClient(app) as client:
+        app.state.prediction_log = full_disk  # what every route uses (serve/dependencies.py)
         for _ in range(20):
             assert client.post("/predict", json={"records": [ROW]}).status_code == 200
-        app.state.prediction_log.stop()  # everything queued has been tried
+        full_disk.stop()  # everything queued has been tried
         status = client.get("/admin/model", headers=AUTH).json()["prediction_log"]
         assert status["error"] == "prediction logging stopped: [Errno 28] No space left on device"
         assert status["written"] == 0
         assert client.post("/predict", json={"records": [ROW]}).status_code == 200
+        dropped = client.get("/metrics").text
+        assert 'serve_prediction_log_dropped_total{reason="stopped"}' in dropped
 
 
 def test_monitor_reads_the_logs_back(tmp_path) -> None:

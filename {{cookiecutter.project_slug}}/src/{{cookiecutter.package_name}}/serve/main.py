@@ -1,53 +1,93 @@
-"""Run the server with uvicorn: `python -m <package> serve` (or `make serve`)."""
+"""Run the server with uvicorn: `python -m <package> serve` (or `make serve`).
+
+SERVE_WORKERS processes share one port; each loads the model and follows the environment's
+pointer on its own. SIGTERM (or Ctrl-C) stops taking connections, answers the requests in
+flight (for up to SERVE_DRAIN_TIMEOUT seconds) and exits 0.
+"""
 
 import asyncio
-import sys
+import functools
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from .app import create_app
 from .settings import Settings
 
-# Threads hand over the GIL every 5 ms by default; 1 ms lets the event loop keep answering
-# while a worker thread loads a new version (measured: lower p99 during hot swaps).
-GIL_SWITCH_INTERVAL = 0.001
+APP_FACTORY = f"{__package__}.app:create_app"  # an import string: each worker builds its app
 KEEP_ALIVE_SECONDS = 5
 MAX_HEAD_BYTES = 16 * 1024
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
 
 
-def head_timeout(seconds: float) -> type[asyncio.Protocol]:
+@functools.cache
+def read_timeout() -> float:
+    return Settings().read_timeout  # once per worker process
+
+
+class HeadTimeout(AutoHTTPProtocol):
     """uvicorn's HTTP protocol, closing a connection that has not sent a whole request head
-    `seconds` after it opened or after its last response (uvicorn alone waits forever for
-    a half-sent head, and for the first request on a new connection)."""
+    `seconds` (SERVE_READ_TIMEOUT by default) after it opened or after its last response
+    (uvicorn alone waits forever for a half-sent head, and for the first request on a new
+    connection). A module-level class, so that spawned worker processes can import it."""
 
-    class HeadTimeout(AutoHTTPProtocol):
-        _head_timer: asyncio.TimerHandle | None = None
+    seconds: float | None = None  # None: SERVE_READ_TIMEOUT
+    _head_timer: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport: asyncio.Transport) -> None:
-            super().connection_made(transport)
-            self._arm_head_timer()
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)
+        self._arm_head_timer()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._arm_head_timer()
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_head_timer()
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-            super().connection_lost(exc)
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
 
-        def _arm_head_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-            self._head_timer = self.loop.call_later(seconds, self._head_deadline)
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        seconds = self.seconds or read_timeout()
+        self._head_timer = self.loop.call_later(seconds, self._head_deadline)
 
-        def _head_deadline(self) -> None:
-            waiting = self.cycle is None or self.cycle.response_complete  # no request running
-            if waiting and not self.transport.is_closing():
-                self.transport.close()
+    def _head_deadline(self) -> None:
+        waiting = self.cycle is None or self.cycle.response_complete  # no request running
+        if waiting and not self.transport.is_closing():
+            self.transport.close()
 
-    return HeadTimeout
+
+@contextmanager
+def metrics_folder(workers: int) -> Iterator[None]:
+    """Several workers keep their metrics in files for a scrape to sum: in the folder
+    PROMETHEUS_MULTIPROC_DIR names, emptied first (values of an earlier run would add up),
+    or else in a private temporary folder, removed at the end."""
+    given = os.environ.get(METRICS_DIR)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    if workers == 1:  # one process: metrics in memory
+        yield
+        return
+    private = tempfile.mkdtemp(prefix="serve-metrics-")
+    os.environ[METRICS_DIR] = private  # the workers inherit it
+    try:
+        yield
+    finally:
+        del os.environ[METRICS_DIR]
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def main(argv: list[str]) -> None:
@@ -55,18 +95,28 @@ def main(argv: list[str]) -> None:
     settings.check_model_name()
     settings.check_exposure()
     settings.check_prediction_log()
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        # Idle keep-alive connections close after 5 s; beyond max_connections open connections
-        # and tasks new requests get 503; request heads (with the h11 parser) are bounded.
-        # A request head must arrive within SERVE_READ_TIMEOUT (the connection is closed), and
-        # so must its body (the app answers 408).
-        http=head_timeout(settings.read_timeout),
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        limit_concurrency=settings.max_connections,
-        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
-    )
+    settings.check_workers()
+    # uvicorn raises the signal it stopped for again once it has drained, which would end
+    # the process as killed by it: a handler makes that a no-op, so a stop exits 0.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda signum, frame: None)
+    with metrics_folder(settings.workers):
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+            # Idle keep-alive connections close after 5 s; beyond max_connections open
+            # connections and tasks (per worker) new requests get 503; request heads (with
+            # the h11 parser) are bounded. A request head must arrive within
+            # SERVE_READ_TIMEOUT (the connection is closed), and so must its body (the app
+            # answers 408).
+            http=HeadTimeout,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            limit_concurrency=settings.max_connections,
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+            # On SIGTERM: no new connections, requests in flight answered for up to this long.
+            timeout_graceful_shutdown=settings.drain_timeout,
+        )

@@ -19,11 +19,17 @@ from pathlib import Path
 
 import orjson
 
+from .metrics import LOG_DROPPED
+
 log = logging.getLogger(__name__)
 ACTIVE = "predictions.jsonl"
 FILES = 10  # the size bound is shared by this many files: the active one and rotated ones
 DRAIN = 1000  # lines gathered into one write
 _STOP = object()
+# Requests not logged, counted for GET /metrics by reason.
+QUEUE_FULL, TOO_LARGE, STOPPED = (
+    LOG_DROPPED.labels(reason) for reason in ("queue_full", "too_large", "stopped")
+)
 
 
 class PredictionLog:
@@ -60,11 +66,13 @@ class PredictionLog:
     def record(self, version: str, inputs: list, predictions: list) -> None:
         """Called by a request: never blocks, never raises."""
         if self.error is not None:
+            STOPPED.inc()
             return
         try:
             self.queue.put_nowait((time.time(), version, inputs, predictions))
         except queue.Full:
             self.dropped += 1  # the writer cannot keep up; counted, shown in GET /admin/model
+            QUEUE_FULL.inc()
 
     def status(self) -> dict:
         return {
@@ -112,6 +120,7 @@ class PredictionLog:
                     self.file_bytes,
                 )
             self.too_large += len(lines) - len(fitting)
+            TOO_LARGE.inc(len(lines) - len(fitting))
             lines = fitting
         try:
             for chunk in self._chunks(lines):
@@ -121,6 +130,7 @@ class PredictionLog:
         except OSError as error:
             self.error = f"prediction logging stopped: {error}"
             log.error("%s - serving continues without it", self.error)
+            STOPPED.inc(len(lines))
             return
         self.written += len(lines)
 

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     docs: bool | None = Field(None, description="/docs, /redoc, /openapi.json; unset: loopback")
     read_timeout: float = Field(30, gt=0, description="seconds for each part of a request body")
     max_connections: int = Field(1000, ge=1, description="beyond it, new requests get 503")
+    workers: int = Field(1, ge=1, description="processes on one port, each with its own model")
+    drain_timeout: float = Field(20, gt=0, description="seconds a stop waits for requests")
 
     @field_validator("deploy_env", mode="before")
     @classmethod
@@ -89,6 +91,15 @@ class Settings(BaseSettings):
                 f"ERROR: SERVE_PREDICTION_LOG={self.prediction_log}: cannot create or write "
                 f"the folder ({reason}) - choose a writable folder, or unset it to log nothing"
             ) from None
+
+    def check_workers(self) -> None:
+        """One prediction log takes one writer process."""
+        if self.workers > 1 and self.prediction_log:
+            raise SystemExit(
+                f"ERROR: SERVE_PREDICTION_LOG is set with SERVE_WORKERS={self.workers}: the "
+                "prediction log takes one worker process - set SERVE_WORKERS=1 (run more "
+                "servers or replicas for more throughput), or unset SERVE_PREDICTION_LOG"
+            )
 
 
 def is_loopback(host: str) -> bool:

@@ -1,14 +1,16 @@
 """The Open Inference Protocol (V2) over the same model, so stock V2 clients work."""
 
 import math
+from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
-from .batching import MicroBatcher
+from .dependencies import HolderDep, SettingsDep
 from .holder import ModelHolder, Served
 from .inputs import Columns, InputError
 from .responses import BodyTooLarge, JSONBody, read_json
+from .routes.plain import PlainRoute
 from .settings import Settings
 
 NUMERIC = {
@@ -93,100 +95,113 @@ class V2Error(Exception):
         self.status = status
 
 
-def v2_router(holder: ModelHolder, batcher: MicroBatcher, settings: Settings) -> APIRouter:
-    router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (V2)"])
+TAGS = ["Open Inference Protocol (V2)"]
+router = APIRouter(prefix="/v2", tags=TAGS)
+hot_router = APIRouter(prefix="/v2", tags=TAGS, route_class=PlainRoute)  # infer
 
-    def model_for(name: str) -> Served:
-        if name != settings.model_name:
-            raise V2Error(404, f"unknown model {name!r}; this server has {settings.model_name!r}")
-        if holder.served is None:
-            raise V2Error(503, "no model is loaded yet")
-        return holder.served
 
-    @router.get("/health/live")
-    async def live() -> JSONBody:
-        return JSONBody({"live": True})
+def model_named(name: str, holder: ModelHolder, settings: Settings) -> Served:
+    """The served version, when `name` is this server's model."""
+    if name != settings.model_name:
+        raise V2Error(404, f"unknown model {name!r}; this server has {settings.model_name!r}")
+    if holder.served is None:
+        raise V2Error(503, "no model is loaded yet")
+    return holder.served
 
-    @router.get("/health/ready")
-    async def ready() -> JSONBody:
-        ok = holder.served is not None
-        return JSONBody({"ready": ok}, status_code=200 if ok else 503)
 
-    @router.get("/models/{name}")
-    async def metadata(name: str) -> JSONBody:
-        served = model_for(name)
-        features = served.loaded.manifest["features"]
-        return JSONBody(
-            {
-                "name": name,
-                "versions": [served.version],
-                "platform": "sklearn",
-                "inputs": [
+async def named_model(name: str, holder: HolderDep, settings: SettingsDep) -> Served:
+    return model_named(name, holder, settings)
+
+
+NamedModelDep = Annotated[Served, Depends(named_model)]
+
+
+@router.get("/health/live")
+async def live() -> JSONBody:
+    return JSONBody({"live": True})
+
+
+@router.get("/health/ready")
+async def ready(holder: HolderDep) -> JSONBody:
+    ok = holder.served is not None
+    return JSONBody({"ready": ok}, status_code=200 if ok else 503)
+
+
+@router.get("/models/{name}")
+async def metadata(name: str, served: NamedModelDep) -> JSONBody:
+    features = served.loaded.manifest["features"]
+    return JSONBody(
+        {
+            "name": name,
+            "versions": [served.version],
+            "platform": "sklearn",
+            "inputs": [
+                {
+                    "name": f["name"],
+                    "datatype": "FP64" if f["type"] == "number" else "BYTES",
+                    "shape": [-1],
+                }
+                for f in features
+            ],
+            "outputs": [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
+            + (
+                [
                     {
-                        "name": f["name"],
-                        "datatype": "FP64" if f["type"] == "number" else "BYTES",
-                        "shape": [-1],
+                        "name": "predict_proba",
+                        "datatype": "FP64",
+                        "shape": [-1, len(served.loaded.manifest["classes"])],
                     }
-                    for f in features
-                ],
-                "outputs": [{"name": "predict", "datatype": "BYTES", "shape": [-1]}]
-                + (
-                    [
-                        {
-                            "name": "predict_proba",
-                            "datatype": "FP64",
-                            "shape": [-1, len(served.loaded.manifest["classes"])],
-                        }
-                    ]
-                    if served.loaded.manifest["classes"]
-                    else []
-                ),
+                ]
+                if served.loaded.manifest["classes"]
+                else []
+            ),
+        }
+    )
+
+
+@router.get("/models/{name}/ready")
+async def model_ready(name: str, served: NamedModelDep) -> JSONBody:
+    return JSONBody({"name": name, "ready": True, "version": served.version})
+
+
+@hot_router.post("/models/{name}/infer")
+async def infer(request: Request, name: str) -> JSONBody:
+    state = request.app.state
+    settings, batcher = state.settings, state.batcher
+    served = model_named(name, state.holder, settings)
+    try:
+        body = await read_json(request, settings.max_body_mb)
+        if not isinstance(body, dict):
+            raise InputError("the body must be a V2 inference request object")
+        rows = rows_from_inputs(served, body.get("inputs"), settings.max_request_rows)
+        names = wanted_outputs(body.get("outputs"))
+        result = await batcher.predict(served, rows)
+    except BodyTooLarge as error:
+        raise V2Error(error.status_code, error.detail) from None
+    except InputError as error:
+        raise V2Error(400, str(error)) from None
+    predictions = np.asarray(result["predictions"])
+    outputs = [
+        {
+            "name": "predict",
+            "shape": [len(predictions)],
+            "datatype": datatype(predictions),
+            "data": predictions.tolist(),
+        }
+    ]
+    if "probabilities" in result:
+        probabilities = np.asarray(result["probabilities"], dtype=np.float64)
+        outputs.append(
+            {
+                "name": "predict_proba",
+                "shape": list(probabilities.shape),
+                "datatype": "FP64",
+                "data": probabilities.ravel().tolist(),
             }
         )
-
-    @router.get("/models/{name}/ready")
-    async def model_ready(name: str) -> JSONBody:
-        served = model_for(name)
-        return JSONBody({"name": name, "ready": True, "version": served.version})
-
-    @router.post("/models/{name}/infer")
-    async def infer(name: str, request: Request) -> JSONBody:
-        served = model_for(name)
-        try:
-            body = await read_json(request, settings.max_body_mb)
-            if not isinstance(body, dict):
-                raise InputError("the body must be a V2 inference request object")
-            rows = rows_from_inputs(served, body.get("inputs"), settings.max_request_rows)
-            names = wanted_outputs(body.get("outputs"))
-            result = await batcher.predict(served, rows)
-        except BodyTooLarge as error:
-            raise V2Error(error.status_code, error.detail) from None
-        except InputError as error:
-            raise V2Error(400, str(error)) from None
-        predictions = np.asarray(result["predictions"])
-        outputs = [
-            {
-                "name": "predict",
-                "shape": [len(predictions)],
-                "datatype": datatype(predictions),
-                "data": predictions.tolist(),
-            }
-        ]
-        if "probabilities" in result:
-            probabilities = np.asarray(result["probabilities"], dtype=np.float64)
-            outputs.append(
-                {
-                    "name": "predict_proba",
-                    "shape": list(probabilities.shape),
-                    "datatype": "FP64",
-                    "data": probabilities.ravel().tolist(),
-                }
-            )
-        if names is not None:
-            outputs = [o for o in outputs if o["name"] in names]
-        response = {"model_name": name, "model_version": served.version, "outputs": outputs}
-        if "id" in body:
-            response["id"] = body["id"]
-        return JSONBody(response, headers={"X-Model-Version": served.version})
-
-    return router
+    if names is not None:
+        outputs = [o for o in outputs if o["name"] in names]
+    response = {"model_name": name, "model_version": served.version, "outputs": outputs}
+    if "id" in body:
+        response["id"] = body["id"]
+    return JSONBody(response, headers={"X-Model-Version": served.version})
