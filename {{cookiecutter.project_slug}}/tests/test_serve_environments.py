@@ -85,6 +85,14 @@ def test_smoke_checks_the_server_at_a_url(production_server: str, environments) 
         smoke.smoke(url="127.0.0.1:1")
 
 
+def test_smoke_starts_a_server_following_the_environment(environments) -> None:
+    """Without a URL: the real server on a free loopback port, following staging."""
+    _, second = environments
+    said = smoke.smoke("staging")
+    assert said.startswith("smoke passed: http://127.0.0.1:")
+    assert f"serves version {second}" in said
+
+
 def test_smoke_refuses_an_environment_that_serves_nothing(environments) -> None:
     with pytest.raises(PipelineError, match=r"qa serves no version .* make deploy DEPLOY_ENV=qa"):
         smoke.smoke("qa")
