@@ -1,0 +1,122 @@
+"""Slow tier: SERVE_WORKERS=2 under continuous load through two deploys and a rollback."""
+
+import http.client
+import json
+import os
+import threading
+import time
+
+import pytest
+import yaml
+
+from .conftest import HIDDEN, bake, free_port, run, server
+
+pytestmark = pytest.mark.slow
+POLL = 0.5  # SERVE_POLL_INTERVAL
+CLIENTS = 8
+REQUESTS_PER_CONNECTION = 10  # new connections often, so that both workers take some
+COUNT_PER_WORKER = """
+import glob, json, sys
+from prometheus_client.multiprocess import MultiProcessCollector
+counts = {}
+for path in glob.glob(sys.argv[1] + "/counter_*.db"):
+    pid = path.rsplit("_", 1)[1].removesuffix(".db")
+    counts[pid] = sum(
+        sample.value
+        for metric in MultiProcessCollector.merge([path], accumulate=False)
+        for sample in metric.samples
+        if sample.name == "serve_http_requests_total" and sample.labels["route"] == "/predict"
+    )
+print(json.dumps(counts))
+"""
+
+
+class Load:
+    """Clients predicting without pause, each answer kept as (start, status, version)."""
+
+    def __init__(self, port: int, row: dict) -> None:
+        self.port, self.body = port, json.dumps({"records": [row]}).encode()
+        self.answers: list[tuple[float, int, str | None]] = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.client) for _ in range(CLIENTS)]
+
+    def client(self) -> None:
+        while not self.stop.is_set():
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            for _ in range(REQUESTS_PER_CONNECTION):
+                start = time.time()
+                try:
+                    connection.request(
+                        "POST", "/predict", self.body, {"Content-Type": "application/json"}
+                    )
+                    response = connection.getresponse()
+                    response.read()
+                    answer = (start, response.status, response.getheader("X-Model-Version"))
+                except OSError as error:
+                    answer = (start, 0, repr(error))
+                self.answers.append(answer)
+            connection.close()
+
+    def __enter__(self) -> "Load":
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+
+def test_two_workers_follow_each_promotion_without_a_failed_request(tmp_path) -> None:
+    root = bake(tmp_path)
+    params_path = root / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["train"]["params"]["n_estimators"] = 20  # quick to load: swaps well within a poll
+    params["deploy"]["tolerance"] = 0.1  # the changed params below may cost a little AUC
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    run("make install && make repro && make deploy", root)
+    manifest = next((root / "registry").glob("*/versions/*/manifest.json"))
+    row = json.loads(manifest.read_text())["smoke"]["rows"][0]
+    current = manifest.parents[2] / "CURRENT"
+    metrics_dir = tmp_path / "metrics"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
+    env.update(
+        SERVE_WORKERS="2",
+        SERVE_POLL_INTERVAL=str(POLL),
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
+    promotions: list[tuple[float, str]] = []  # (when CURRENT changed, the version it names)
+
+    def promoted() -> None:
+        promotions.append((current.stat().st_mtime, current.read_text().split()[0]))
+
+    with server(["make", "serve", f"PORT={port}"], port, root / "server.log", cwd=root, env=env):
+        promoted()
+        with Load(port, row) as load:
+            time.sleep(3)
+            for leaf in (2, 3):  # two deploys of changed params
+                params["train"]["params"]["min_samples_leaf"] = leaf
+                params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+                run("make repro && make deploy", root)
+                promoted()
+                time.sleep(3)
+            run("make rollback", root)
+            promoted()
+            time.sleep(3)
+        per_worker = json.loads(
+            run(f".venv/bin/python -c '{COUNT_PER_WORKER}' {metrics_dir}", root).stdout
+        )
+    answers = load.answers
+    failed = [answer for answer in answers if answer[1] != 200]
+    assert not failed, f"{len(failed)} of {len(answers)} failed, first: {failed[:3]}"
+    assert len({version for _, version in promotions}) == 3, promotions
+    assert promotions[-1][1] == promotions[1][1]  # the rollback: back to the first deploy's
+    # Within two poll intervals of each promotion, every answer carries its version.
+    for (since, version), (until, _) in zip(promotions, [*promotions[1:], (1e12, "")], strict=True):
+        late = [v for start, _, v in answers if since + 2 * POLL <= start < until]
+        assert late and set(late) == {version}, (version, sorted(set(late)))
+    busy = [pid for pid, count in per_worker.items() if count > 0]
+    assert len(busy) >= 2, f"not both workers answered: {per_worker}"
+    print(f"\n{len(answers)} requests, all 200; per worker: {per_worker}; {promotions}")
