@@ -175,3 +175,14 @@ def test_both_protocols_name_row_57(registry: Registry, mixed_frame: pd.DataFram
         assert response.json()["error"] == "input 'size'[57]: expected a number, got str"
         records[57]["count"] = 2
         assert len(client.post("/predict", json={"records": records}).json()["predictions"]) == 100
+
+
+@pytest.mark.parametrize("kind", ["number", "string"])
+def test_a_schema_of_one_kind(kind: str) -> None:
+    schema = FeatureSchema([{"name": "a", "type": kind}, {"name": "b", "type": kind}])
+    value = 1.5 if kind == "number" else "x"
+    frame = schema.frame([schema.check_records([{"a": value, "b": None}] * 3, 10)])
+    assert list(frame.columns) == ["a", "b"] and frame["a"].tolist() == [value] * 3
+    assert frame["b"].isna().all()
+    with pytest.raises(InputError, match=r"^records\[1\]\.b: expected a"):
+        schema.check_records([{"a": value, "b": None}, {"a": value, "b": [1]}], 10)

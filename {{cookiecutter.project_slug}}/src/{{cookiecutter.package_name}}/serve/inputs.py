@@ -60,6 +60,8 @@ class Kind:
     def block(self, values: list, rows: int, by_column: bool = False) -> np.ndarray | None:
         """The values as a [rows, columns] block (`by_column`: given column after column);
         None when any value fails its column's check."""
+        if not self.names:  # no columns of this kind
+            return np.empty((rows, 0), dtype=np.float64 if self.number else object)
         kinds = set(map(type, values))
         if not kinds <= self.allowed:
             return None
