@@ -19,7 +19,7 @@ from .routes import metrics as metrics_route
 from .settings import Settings
 from .v2 import V2Error
 
-log = logging.getLogger(__name__)
+PACKAGE = __package__.rpartition(".")[0]
 ROUTERS = (health.router, predict.router, admin.router, v2.router, metrics_route.router)
 # The prediction routes go on the app itself: newer FastAPI dispatches to an included
 # router's routes through extra layers, a cost measured on every prediction.
@@ -36,6 +36,7 @@ async def lifespan(app: FastAPI):
     (or SERVE_DRAIN_TIMEOUT passed), so the batcher serves them to the end."""
     settings: Settings = app.state.settings
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    log_like_the_command_line()
     holder = metrics.MeasuredHolder(
         Registry(settings.registry, settings.model_name), env=settings.deploy_env
     )
@@ -59,6 +60,15 @@ async def lifespan(app: FastAPI):
         if prediction_log:
             prediction_log.stop()
         metrics.process_stopped()
+
+
+def log_like_the_command_line() -> None:
+    """A worker process that uvicorn spawned (SERVE_WORKERS > 1) did not start through the
+    command line, which configures logging (cli.py): the same here, so that each worker logs
+    the versions it loads and refuses."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger(PACKAGE).setLevel(logging.INFO)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
