@@ -254,13 +254,17 @@ def test_serving_none_bakes_no_image_or_manifests(bakery) -> None:
     assert "make image" not in (project / "README.md").read_text()
 
 
-def fake_builders(folder: Path, *names: str) -> dict:
-    """A PATH holding git and scripts named like the builders that record their arguments."""
+def fake_builders(folder: Path, *names: str, daemon: bool = True) -> dict:
+    """A PATH holding git and scripts named like the builders that record their arguments;
+    `docker info` succeeds only when `daemon` (a docker client alone cannot build)."""
     folder.mkdir()
     (folder / "git").symlink_to(shutil.which("git"))
     for name in names:
         script = folder / name
-        script.write_text(f'#!/bin/sh\nprintf "%s\\n" {name} "$@" > "{folder}/called"\n')
+        script.write_text(
+            f'#!/bin/sh\n[ "$1" = info ] && exit {0 if daemon else 1}\n'
+            f'printf "%s\\n" {name} "$@" > "{folder}/called"\n'
+        )
         script.chmod(0o755)
     return {"PATH": str(folder)}
 
@@ -298,6 +302,18 @@ def test_make_image_uses_podman_in_docker_format_and_tags_the_commit(
         "docker",
         ".",
     ]
+
+
+def test_make_image_takes_podman_when_docker_has_no_daemon(project: Path, tmp_path: Path) -> None:
+    env = fake_builders(tmp_path / "bin", "docker", "podman", daemon=False)
+    run(f"{shutil.which('make')} image IMAGE=x:1", project, env=env)
+    assert (tmp_path / "bin/called").read_text().splitlines()[:2] == ["podman", "build"]
+
+
+def test_make_image_uses_the_container_tool_given(project: Path, tmp_path: Path) -> None:
+    env = fake_builders(tmp_path / "bin", "docker", "podman")
+    run(f"{shutil.which('make')} image IMAGE=x:1 CONTAINER_TOOL=podman", project, env=env)
+    assert (tmp_path / "bin/called").read_text().splitlines()[:2] == ["podman", "build"]
 
 
 def test_make_image_names_both_builders_when_neither_is_installed(

@@ -83,6 +83,7 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
             )
         return result
 
+    podman.env = env  # for `make image`, which runs podman itself
     try:
         yield podman
     finally:
@@ -195,10 +196,10 @@ def test_image_serves_the_deployed_model_read_only_and_stops_on_sigterm(
     # The image holds no model, so it builds while the model trains (.dockerignore keeps
     # what training writes out of the build context).
     with ThreadPoolExecutor(1) as background:
-        # Docker's image format: OCI's has no HEALTHCHECK. --pull=never: the base is local.
+        # make image builds in Docker's format (OCI's has no HEALTHCHECK); the base is local.
         built = background.submit(
-            podman, "build", "--format", "docker", "--pull=never",
-            "--build-arg", f"BASE_IMAGE={BASE}", "--tag", IMAGE, str(root),
+            run, f"make image CONTAINER_TOOL=podman IMAGE={IMAGE} BASE_IMAGE={BASE}", root,
+            env=podman.env,
         )  # fmt: skip
         run("make install && make repro && make deploy", root)
         built.result()

@@ -10,18 +10,25 @@ serve: | $(VENV)/bin/python ## Serve DEPLOY_ENV's model (default production) ove
 
 # The image of Dockerfile, tagged with the commit (-dirty with uncommitted changes; latest
 # outside git). BASE_IMAGE replaces the base, e.g. with a mirror in your own registry.
-# Podman keeps the HEALTHCHECK only in Docker's image format.
-export IMAGE BASE_IMAGE
+# The builder: CONTAINER_TOOL if set, else docker when its daemon answers, else podman (a
+# docker client without a daemon cannot build). Podman keeps the HEALTHCHECK only in
+# Docker's image format.
+export IMAGE BASE_IMAGE CONTAINER_TOOL
 .PHONY: image
 image: ## Build the server's container image with docker or podman (IMAGE=name:tag)
-	@builder=$$(command -v docker || command -v podman) || { \
-	  echo "ERROR: neither docker nor podman is on PATH - install one of them to build the image" >&2; \
-	  exit 1; }; \
+	@builder=$$CONTAINER_TOOL; \
+	if [ -z "$$builder" ]; then \
+	  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then builder=docker; \
+	  elif command -v podman >/dev/null; then builder=podman; \
+	  elif command -v docker >/dev/null; then builder=docker; \
+	  else echo "ERROR: neither docker nor podman is on PATH - install one of them to build the image" >&2; \
+	    exit 1; fi; \
+	fi; \
 	commit=$$(git rev-parse --short HEAD 2>/dev/null) || commit=latest; \
 	if [ "$$commit" != latest ] && ! git diff --quiet HEAD 2>/dev/null; then commit=$$commit-dirty; fi; \
 	image=$${IMAGE:-{{ cookiecutter.project_slug }}:$$commit}; \
 	set -- --tag "$$image"; \
-	case "$$builder" in */podman) set -- "$$@" --format docker;; esac; \
+	case "$$builder" in *podman) set -- "$$@" --format docker;; esac; \
 	if [ -n "$$BASE_IMAGE" ]; then set -- "$$@" --build-arg "BASE_IMAGE=$$BASE_IMAGE"; fi; \
 	echo "$$builder build $$* ."; \
 	"$$builder" build "$$@" . && echo "built $$image"
