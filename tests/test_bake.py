@@ -71,6 +71,7 @@ PLUMBING = re.compile(
     r"( \|\| \{ make rollback DEPLOY_ENV=[a-z]+; exit 1; \})?$"
     r"|(printf '%s' \"\$CI_REGISTRY_PASSWORD\" \| )?buildah (login|build|push) "
     r"|cat reports/compare\.md >> \"\$GITHUB_STEP_SUMMARY\"$"
+    r"|echo \"VERSION=\$\(make --silent version DEPLOY_ENV=staging\)\" > staged\.env$"
     r"|echo \"##vso\[task\.(uploadsummary|logissue type=warning)\]"
     r"|gh pr comment "
     r"|git fetch --quiet origin "
@@ -363,7 +364,8 @@ def remote_credentials(provider: str, job: dict) -> set[str]:
         refs = re.findall(r"\$\{\{ *(?:secrets|vars)\.([A-Z_]+)", yaml.safe_dump(job))
         found = set(job.get("env", {})) | set(refs)
     elif provider == "gitlab":  # project variables reach every job; keys need installing
-        found = {s["script"] for s in steps if not s["script"].startswith(("make ", "git "))}
+        plumbing = ("make ", "git ", 'echo "VERSION=$(make ')
+        found = {s["script"] for s in steps if not s["script"].startswith(plumbing)}
     else:  # secret variables reach only the steps that map them
         keys = [s for s in steps if s.get("task", "").startswith(KEY_TASKS)]
         found = {str(s["inputs"]) for s in keys}

@@ -277,10 +277,14 @@ def test_main_deploys_to_staging_then_promotes_behind_an_approval(
     commands = (
         [*before, *lines(provider, promote)] if provider == "gitlab" else lines(provider, promote)
     )
-    assert [x for x in commands if x.startswith("make ")] == [
-        "make install",
-        PROMOTE,
-    ]
+    # GitLab's manual promote holds no lock while it waits: it is pinned to the version its
+    # own deploy checked (deploy's dotenv report), so a later deploy to staging is refused.
+    pinned = ' VERSION="$VERSION"' if provider == "gitlab" else ""
+    assert [x for x in commands if x.startswith("make ")] == ["make install", PROMOTE + pinned]
+    if provider == "gitlab":
+        assert deploy["artifacts"]["reports"]["dotenv"] == "staged.env"
+        [record] = [x for x in lines(provider, deploy) if "staged.env" in x]
+        assert record == 'echo "VERSION=$(make --silent version DEPLOY_ENV=staging)" > staged.env'
     if provider == "github":
         assert promote["needs"] == "deploy"
         header = (project / CI_FILES[provider]).read_text().split("\nname:")[0]

@@ -39,7 +39,10 @@ def test_environment_variables_reach_commands_as_data(bakery, tmp_path, given, e
     env = fake_project(bakery(), tmp_path)
     runs = {
         "deploy": ([f"DEPLOY_ENV={given}"], ["deploy", "--env", expected]),
-        "promote": ([f"FROM={given}", f"TO={given}"], ["promote", expected, expected]),
+        "promote": (
+            [f"FROM={given}", f"TO={given}", f"VERSION={given}"],
+            ["promote", expected, expected, "--version", expected],
+        ),
         "rollback": (
             [f"DEPLOY_ENV={given}", f"VERSION={given}"],
             ["rollback", "--env", expected, expected],

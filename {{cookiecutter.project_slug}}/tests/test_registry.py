@@ -427,6 +427,23 @@ def test_promote_refuses_what_it_cannot_promote(project_registry: Registry, mixe
     assert project_registry.current() == first
 
 
+def test_promote_with_a_version_refuses_a_source_that_moved_on(
+    project_registry: Registry, mixed_frame, capsys
+) -> None:
+    first, second = staging_ahead(project_registry, mixed_frame)
+    with pytest.raises(PipelineError, match=f"staging serves version {second}, not {first}"):
+        release.promote("staging", "production", first)
+    with pytest.raises(RegistryError, match=r"VERSION: '\.\./x' is not a version id"):
+        release.promote("staging", "production", "../x")
+    assert project_registry.current() == first
+    release.models_main(["--served-by", "staging"])
+    assert capsys.readouterr().out == f"{second}\n"
+    release.promote_main(["staging", "production", "--version", second])
+    assert project_registry.current() == second
+    with pytest.raises(PipelineError, match="review serves no version yet"):
+        release.models_main(["--served-by", "review"])
+
+
 def test_models_shows_which_environment_serves_which_version(
     project_registry: Registry, mixed_frame
 ) -> None:

@@ -17,7 +17,7 @@ from ..pipeline.data import features_and_target, read_table
 from ..pipeline.features import model_inputs
 from ..products import product
 from . import bundle
-from .registry import PRODUCTION, Registry, RegistryError, checked_env
+from .registry import PRODUCTION, Registry, RegistryError, checked, checked_env
 
 log = logging.getLogger(__name__)
 LOWER_IS_BETTER = {"rmse", "mae"}
@@ -140,10 +140,14 @@ def _deploy(params: Params, store: Registry, env: str) -> str:
     return f"deployed version {version} to {env} in {store.location}"
 
 
-def promote(source: str, target: str) -> str:
+def promote(source: str, target: str, expected: str | None = None) -> str:
     """Point the target environment at exactly the version the source serves, once that
-    version's files pass the checks a server makes on load: the same files, no retraining."""
+    version's files pass the checks a server makes on load: the same files, no retraining.
+    With `expected`, only if the source still serves that version (CI pins the version its
+    staging checks passed, so a later deploy to staging is never promoted unchecked)."""
     source, target = checked_env(source, "FROM"), checked_env(target, "TO")
+    if expected is not None:
+        checked(expected, "VERSION")
     if source == target:
         raise PipelineError(f"FROM and TO are both {source} - name two environments")
     store = registry(load_params())
@@ -153,6 +157,12 @@ def promote(source: str, target: str) -> str:
             raise PipelineError(
                 f"{source} serves no version in {store.location} - deploy to it first: "
                 f"make deploy DEPLOY_ENV={source}"
+            )
+        if expected is not None and version != expected:
+            raise PipelineError(
+                f"{source} serves version {version}, not {expected}: a later deploy replaced "
+                f"it, so {expected} is not promoted - promote what {source} serves now once its "
+                "checks pass, or name the version that passed them"
             )
         if store.current(target) == version:
             return f"{target} already serves version {version}, nothing to promote"
@@ -230,8 +240,11 @@ def promote_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="promote", description=promote.__doc__)
     parser.add_argument("source", metavar="FROM", help="the environment whose version to take")
     parser.add_argument("target", metavar="TO", help="the environment to point at it")
+    parser.add_argument(
+        "--version", help="promote only if FROM still serves this version (what CI checked)"
+    )
     arguments = parser.parse_args(argv)
-    print(promote(arguments.source, arguments.target))
+    print(promote(arguments.source, arguments.target, arguments.version))
 
 
 def rollback_main(argv: list[str]) -> None:
@@ -245,5 +258,16 @@ def rollback_main(argv: list[str]) -> None:
 
 
 def models_main(argv: list[str]) -> None:
-    argparse.ArgumentParser(prog="models", description=models.__doc__).parse_args(argv)
-    print(models())
+    parser = argparse.ArgumentParser(prog="models", description=models.__doc__)
+    parser.add_argument(
+        "--served-by", metavar="ENV", help="print only the version ENV serves (for scripts)"
+    )
+    arguments = parser.parse_args(argv)
+    if arguments.served_by is None:
+        print(models())
+        return
+    env = checked_env(arguments.served_by, "--served-by")
+    version = registry(load_params()).current(env)
+    if version is None:
+        raise PipelineError(f"{env} serves no version yet")
+    print(version)
