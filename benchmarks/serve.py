@@ -18,6 +18,10 @@ inference processes behind one HTTP process), batching off and on; a Starlette r
 returning a constant, as the framework's floor; and p99 while versions are swapped.
 MLServer runs with debug off, as in production: debug on logs every request.
 
+Every server runs from the start and the measurements go cell by cell (model, rows,
+concurrency), each server right after the other, so that a load which comes and goes on a
+shared machine weighs on both sides of a ratio alike.
+
 --project reuses a baked project whose .venv is installed (`make install`) instead of a new
 bake. --smoke is the template's check that this script still runs (tests/test_benchmarks.py),
 its numbers mean nothing: 1-second runs of the forest alone, at concurrency 8 with 1-row
@@ -26,9 +30,11 @@ SERVE_WORKERS=2 row).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -185,115 +191,109 @@ def main() -> None:
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     mls_bin = mlserver_env(args.mlserver_env, sklearn_version)
-    results: dict[tuple, dict] = {}
+    several = takes_workers(venv, package)
+    groups = [(OURS, configs)] + ([(OURS_WORKERS, worker_configs)] if several else [])
     top = concurrency[-1]
+    results: dict[tuple, dict] = {}
+    # (label, model) -> (url, request body prefix) of every server, all started first
+    targets: dict[tuple[str, str], tuple[str, str]] = {}
+    with contextlib.ExitStack() as running:
 
-    def measure(label: str, url: str, body_prefix: str, model: str) -> None:
-        for rows in rows_list:
-            body = data / f"{body_prefix}-{rows}.json"
-            wrk(url, body, 8, 1, scratch)  # warm-up
-            for connections in concurrency:
-                result = wrk(url, body, connections, args.duration, scratch)
-                results[(label, model, rows, connections)] = result
-                print(row(label, model, rows, connections, result), flush=True)
+        def launch(command: list, env: dict, cwd: Path, log: Path) -> subprocess.Popen:
+            process = start(command, env, cwd, log)
+            running.callback(stop, process)
+            return process
 
-    def ours(label: str, workers: int) -> None:
-        for model in models:
-            port = free_port()
-            server_env = {
-                **env,
-                "MODEL_REGISTRY": str(data / "registry"),
-                "SERVE_MODEL_NAME": model,
-                "SERVE_PORT": str(port),
-                "SERVE_WORKERS": str(workers),
-            }
-            log = scratch / f"{model}-{workers}.log"
-            server = start(cli(venv, package, "serve"), server_env, project, log)
-            try:
+        def ours(label: str, workers: int, registry: Path) -> None:
+            for model in models:
+                port = free_port()
+                server_env = {
+                    **env,
+                    "MODEL_REGISTRY": str(registry),
+                    "SERVE_MODEL_NAME": model,
+                    "SERVE_PORT": str(port),
+                    "SERVE_WORKERS": str(workers),
+                }
+                log = scratch / f"{model}-{workers}.log"
+                server = launch(cli(venv, package, "serve"), server_env, project, log)
                 wait_ready(f"http://127.0.0.1:{port}/health/ready", server)
                 wait_started(log, workers, server)  # one ready answer is one worker's
-                measure(label, f"http://127.0.0.1:{port}/predict", "predict", model)
-                if model == SWAPPED and workers == 1:
+                targets[(label, model)] = (f"http://127.0.0.1:{port}/predict", "predict")
+                if model == SWAPPED and workers == 1:  # before the others start
                     swap_p99(
                         port, data, server_env, venv, package, scratch, args.duration, top, results
                     )
-            finally:
-                stop(server)
 
-    def mlserver(workers: int, batching: bool) -> None:
-        label = mlserver_label(workers, batching)
-        root = scratch / f"mls-{workers}-{batching}"
-        port = free_port()
-        for model in models:
-            folder = root / model
-            folder.mkdir(parents=True)
-            (folder / "model.joblib").symlink_to(data / "mlserver" / model / "model.joblib")
-            settings = {
-                "name": model,
-                "implementation": "mlserver_sklearn.SKLearnModel",
-                "parameters": {"uri": "./model.joblib"},
-            }
-            if batching:
-                settings.update(max_batch_size=64, max_batch_time=0.002)
-            (folder / "model-settings.json").write_text(json.dumps(settings))
-        ports = {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port()}
-        # debug off, as in production: on, MLServer logs every request (this server does not)
-        settings = {"parallel_workers": workers, "debug": False, **ports}
-        (root / "settings.json").write_text(json.dumps(settings))
-        server = start(
-            [mls_bin / "mlserver", "start", str(root)],
-            {**env, "PATH": f"{mls_bin}{os.pathsep}{os.environ['PATH']}"},
-            root,
-            scratch / f"{root.name}.log",
-        )
-        try:
+        def mlserver(workers: int, batching: bool) -> None:
+            root = scratch / f"mls-{workers}-{batching}"
+            port = free_port()
+            for model in models:
+                folder = root / model
+                folder.mkdir(parents=True)
+                (folder / "model.joblib").symlink_to(data / "mlserver" / model / "model.joblib")
+                settings = {
+                    "name": model,
+                    "implementation": "mlserver_sklearn.SKLearnModel",
+                    "parameters": {"uri": "./model.joblib"},
+                }
+                if batching:
+                    settings.update(max_batch_size=64, max_batch_time=0.002)
+                (folder / "model-settings.json").write_text(json.dumps(settings))
+            ports = {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port()}
+            # debug off, as in production: on, MLServer logs every request (this server not)
+            settings = {"parallel_workers": workers, "debug": False, **ports}
+            (root / "settings.json").write_text(json.dumps(settings))
+            server = launch(
+                [mls_bin / "mlserver", "start", str(root)],
+                {**env, "PATH": f"{mls_bin}{os.pathsep}{os.environ['PATH']}"},
+                root,
+                scratch / f"{root.name}.log",
+            )
             wait_ready(f"http://127.0.0.1:{port}/v2/health/ready", server)
             for model in models:
-                wait_ready(f"http://127.0.0.1:{port}/v2/models/{model}/ready", server)
-                measure(label, f"http://127.0.0.1:{port}/v2/models/{model}/infer", "v2", model)
-        finally:
-            stop(server)
+                base = f"http://127.0.0.1:{port}/v2/models/{model}"
+                wait_ready(f"{base}/ready", server)
+                targets[(mlserver_label(workers, batching), model)] = (f"{base}/infer", "v2")
 
-    print("\n## this server")
-    ours(OURS, 1)
-    print("\n## MLServer")
-    for workers, batching in configs:
-        mlserver(workers, batching)
-    several = takes_workers(venv, package)
-    print(f"\n## {WORKERS} workers: SERVE_WORKERS={WORKERS}, MLServer parallel_workers={WORKERS}")
-    if several:
-        ours(OURS_WORKERS, WORKERS)
-        for workers, batching in worker_configs:
+        print("\n## this server: p99 during hot swaps", flush=True)
+        # Its own copy of the registry for the other servers: the swaps change the original.
+        shutil.copytree(data / "registry", data / "registry-others")
+        ours(OURS, 1, data / "registry")
+        print("\nstarting every other server", flush=True)
+        for workers, batching in (*configs, *(worker_configs if several else ())):
             mlserver(workers, batching)
-    else:
-        print("  skipped: this project's server has no SERVE_WORKERS setting")
-
-    print("\n## Starlette constant route (the framework's floor)")
-    port = free_port()
-    floor = start(
-        [
-            venv / "bin/python",
-            "-m",
-            "uvicorn",
-            "--app-dir",
-            str(HERE),
-            "constant_app:app",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        env,
-        project,
-        scratch / "floor.log",
-    )
-    try:
+        if several:
+            ours(OURS_WORKERS, WORKERS, data / "registry-others")
+        else:
+            print(f"  no SERVE_WORKERS={WORKERS} row: this project's server has no such setting")
+        port = free_port()
+        floor_command = [venv / "bin/python", "-m", "uvicorn", "--app-dir", str(HERE)]
+        floor_command += ["constant_app:app", "--port", str(port), "--no-access-log"]
+        launch(floor_command, env, project, scratch / "floor.log")
         wait_ready_post(port)
-        constant = wrk(
-            f"http://127.0.0.1:{port}/predict", data / "predict-1.json", top, args.duration, scratch
-        )
-    finally:
-        stop(floor)
-    print(f"  constant route c={top} {constant['rps']:8.1f} req/s  p99 {constant['p99']:.2f} ms")
+        floor = f"http://127.0.0.1:{port}/predict"
+
+        # Cell by cell, each server right after the other: a load that comes and goes on a
+        # shared machine then weighs on both sides of a ratio alike.
+        labels = [label for ours_label, mls in groups for label in (ours_label, *mls_labels(mls))]
+        constant = None
+        print("\n## requests/s, p50, p99: cell by cell, every server in turn", flush=True)
+        for model in models:
+            for rows in rows_list:
+                for label in labels:  # warm-up
+                    url, prefix = targets[(label, model)]
+                    wrk(url, data / f"{prefix}-{rows}.json", 8, 1, scratch)
+                for connections in concurrency:
+                    for label in labels:
+                        url, prefix = targets[(label, model)]
+                        body = data / f"{prefix}-{rows}.json"
+                        result = wrk(url, body, connections, args.duration, scratch)
+                        results[(label, model, rows, connections)] = result
+                        print(row(label, model, rows, connections, result), flush=True)
+                    if (model, rows, connections) == (models[0], 1, top):
+                        body = data / "predict-1.json"
+                        constant = wrk(floor, body, top, args.duration, scratch)
+                        print(row("Starlette constant route", model, 1, top, constant))
     cells = [(m, n, c) for m in models for n in rows_list for c in concurrency]
     print("\n## ratios: this server / MLServer's best (throughput up is better, p99 down)")
     ratios(results, cells, OURS, configs)
@@ -301,6 +301,10 @@ def main() -> None:
         print(f"\n## ratios, {WORKERS} workers each: this server / MLServer's best")
         ratios(results, cells, OURS_WORKERS, worker_configs)
     floor_and_swaps(results, constant, models[0], top)
+
+
+def mls_labels(configs: tuple) -> list[str]:
+    return [mlserver_label(workers, batching) for workers, batching in configs]
 
 
 def mlserver_label(workers: int, batching: bool) -> str:
@@ -330,24 +334,32 @@ def wait_ready_post(port: int) -> None:
 
 
 def swap_p99(port, data, env, venv, package, scratch, duration, connections, results) -> None:
-    """p99 while `rollback` swaps in an older version, twice."""
+    """p99 while `rollback` swaps in an older version, twice, against p99 just before."""
     body = data / "predict-1.json"
     # One process makes both swaps, its imports done before the load starts (`models` lists
-    # the versions, importing what `rollback` needs).
+    # the versions, importing what `rollback` needs); it starts on a line from stdin.
     code = (
         "import importlib, sys, time; "
         f"cli = importlib.import_module('{package}.cli'); cli.run('models', []); "
-        "print('ready', flush=True); "
+        "print('ready', flush=True); sys.stdin.readline(); "
         "[(time.sleep(float(sys.argv[1])), cli.run('rollback', [])) for _ in range(2)]"
     )
     swapper = subprocess.Popen(
         [venv / "bin/python", "-c", code, str(duration / 3)],
-        cwd=data / "work" / SWAPPED, env=env, stdout=subprocess.PIPE, text=True,
+        cwd=data / "work" / SWAPPED, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
     )  # fmt: skip
     for line in swapper.stdout:
         if line.strip() == "ready":
             break
-    result = wrk(f"http://127.0.0.1:{port}/predict", body, connections, duration, scratch)
+    url = f"http://127.0.0.1:{port}/predict"
+    wrk(url, body, 8, 1, scratch)  # warm-up
+    steady = wrk(url, body, connections, duration, scratch)
+    print(row("steady", SWAPPED, 1, connections, steady), flush=True)
+    results[("steady", SWAPPED, 1, connections)] = steady
+    swapper.stdin.write("go\n")
+    swapper.stdin.flush()
+    result = wrk(url, body, connections, duration, scratch)
     output = swapper.communicate(timeout=120)[0]
     if swapper.returncode != 0:
         sys.exit(f"the swaps failed ({swapper.returncode}): {output}")
@@ -377,7 +389,7 @@ def floor_and_swaps(results: dict, constant: dict, model: str, top: int) -> None
     single = results[(OURS, model, 1, top)]
     share = single["rps"] / constant["rps"]
     print(f"  {model} 1-row c={top} vs the Starlette constant route: {share:.0%} (target >= 40%)")
-    steady = results[(OURS, SWAPPED, 1, top)]
+    steady = results[("steady", SWAPPED, 1, top)]  # measured just before the swaps
     swap = results[("swap", SWAPPED, 1, top)]
     ratio = swap["p99"] / steady["p99"]
     print(f"  {SWAPPED} 1-row c={top} p99 during hot swaps vs steady: x{ratio:.2f} (target <= 2)")
