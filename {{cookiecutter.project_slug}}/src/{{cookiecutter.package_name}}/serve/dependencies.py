@@ -3,9 +3,9 @@
 The lifespan (serve/app.py) creates the model holder, micro-batcher and prediction log on
 app.state; these functions read them from there, so a test replaces one for a route through
 app.dependency_overrides. They are async, so FastAPI calls them on the event loop instead
-of sending each one to a thread. The two prediction routes are plain routes, for speed
-(routes/plain.py): they read app.state themselves, so replacing app.state.<name> once the
-app has started changes what every route uses.
+of sending each one to a thread. The two prediction routes, the only users of the batcher,
+are plain routes, for speed (routes/plain.py): they read app.state themselves, so replacing
+app.state.<name> once the app has started changes what every route uses.
 """
 
 import hmac
@@ -13,7 +13,6 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from .batching import MicroBatcher
 from .holder import ModelHolder, Served
 from .predictionlog import PredictionLog
 from .settings import Settings
@@ -27,17 +26,12 @@ async def get_holder(request: Request) -> ModelHolder:
     return request.app.state.holder
 
 
-async def get_batcher(request: Request) -> MicroBatcher:
-    return request.app.state.batcher
-
-
 async def get_prediction_log(request: Request) -> PredictionLog | None:
     return request.app.state.prediction_log
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
-BatcherDep = Annotated[MicroBatcher, Depends(get_batcher)]
 PredictionLogDep = Annotated[PredictionLog | None, Depends(get_prediction_log)]
 
 
