@@ -69,7 +69,10 @@ def start_server(registry: Registry, mixed_frame, tmp_path):
         env.pop(METRICS_DIR, None)
         log = (tmp_path / "server.log").open("wb")
         command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"]
-        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
+        # Its own process group: a failed test stops the workers too, not the parent alone.
+        process = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=log, stderr=log, start_new_session=True
+        )
         processes.append(process)
         deadline = time.monotonic() + 180  # a busy machine takes a while to start two workers
         while True:
@@ -85,7 +88,7 @@ def start_server(registry: Registry, mixed_frame, tmp_path):
     yield start
     for process in processes:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
 
