@@ -71,7 +71,13 @@ PLUMBING = re.compile(
     r"( \|\| \{ make rollback DEPLOY_ENV=[a-z]+; exit 1; \})?$"
     r"|(printf '%s' \"\$CI_REGISTRY_PASSWORD\" \| )?buildah (login|build|push) "
     r"|cat reports/compare\.md >> \"\$GITHUB_STEP_SUMMARY\"$"
-    r"|echo \"VERSION=\$\(make --silent version DEPLOY_ENV=staging\)\" > staged\.env$"
+    # The version deploy checked, handed to promote (GitHub output, GitLab dotenv, Azure).
+    r"|STAGED_VERSION=\$\(make --silent version DEPLOY_ENV=staging\) && echo \""
+    r"(version=\$STAGED_VERSION\" >> \"\$GITHUB_OUTPUT\""
+    r"|STAGED_VERSION=\$STAGED_VERSION\" > staged\.env"
+    r"|##vso\[task\.setvariable variable=STAGED_VERSION;isOutput=true\]\$STAGED_VERSION\")$"
+    r"|make promote FROM=staging TO=production "
+    r"VERSION=\"\$\{STAGED_VERSION:\?deploy passed on no version\}\"$"
     r"|echo \"##vso\[task\.(uploadsummary|logissue type=warning)\]"
     r"|gh pr comment "
     r"|git fetch --quiet origin "
@@ -364,7 +370,7 @@ def remote_credentials(provider: str, job: dict) -> set[str]:
         refs = re.findall(r"\$\{\{ *(?:secrets|vars)\.([A-Z_]+)", yaml.safe_dump(job))
         found = set(job.get("env", {})) | set(refs)
     elif provider == "gitlab":  # project variables reach every job; keys need installing
-        plumbing = ("make ", "git ", 'echo "VERSION=$(make ')
+        plumbing = ("make ", "git ", "STAGED_VERSION=$(make ")
         found = {s["script"] for s in steps if not s["script"].startswith(plumbing)}
     else:  # secret variables reach only the steps that map them
         keys = [s for s in steps if s.get("task", "").startswith(KEY_TASKS)]

@@ -277,14 +277,23 @@ def test_main_deploys_to_staging_then_promotes_behind_an_approval(
     commands = (
         [*before, *lines(provider, promote)] if provider == "gitlab" else lines(provider, promote)
     )
-    # GitLab's manual promote holds no lock while it waits: it is pinned to the version its
-    # own deploy checked (deploy's dotenv report), so a later deploy to staging is refused.
-    pinned = ' VERSION="$VERSION"' if provider == "gitlab" else ""
+    # Promote is pinned to the version its own deploy checked: anything that moved staging
+    # while the approval waited is refused, never shipped unchecked (and no version: fail).
+    pinned = ' VERSION="${STAGED_VERSION:?deploy passed on no version}"'
     assert [x for x in commands if x.startswith("make ")] == ["make install", PROMOTE + pinned]
+    [record] = [x for x in lines(provider, deploy) if x.startswith("STAGED_VERSION=$(make")]
+    assert record.startswith("STAGED_VERSION=$(make --silent version DEPLOY_ENV=staging) && ")
+    assert steps.index(record) > max([steps.index("make deploy DEPLOY_ENV=staging"), *smoke])
     if provider == "gitlab":
         assert deploy["artifacts"]["reports"]["dotenv"] == "staged.env"
-        [record] = [x for x in lines(provider, deploy) if "staged.env" in x]
-        assert record == 'echo "VERSION=$(make --silent version DEPLOY_ENV=staging)" > staged.env'
+        assert record.endswith("> staged.env")
+    elif provider == "github":
+        handed = promote["steps"][-1]["env"]["STAGED_VERSION"]
+        assert handed == "${{ needs.deploy.outputs.version }}"
+        assert deploy["outputs"]["version"] == "${{ steps.staged.outputs.version }}"
+    else:
+        wanted = "stageDependencies.Staging.deploy.outputs['deploy.staged.STAGED_VERSION']"
+        assert wanted in promote["stage"]["variables"]["STAGED_VERSION"]
     if provider == "github":
         assert promote["needs"] == "deploy"
         header = (project / CI_FILES[provider]).read_text().split("\nname:")[0]
@@ -320,7 +329,9 @@ def test_promote_gets_the_same_registry_credentials_as_deploy(bakery, provider: 
         [to_staging] = [
             s for s in job_steps(provider, deploy) if s.get("script", "").startswith("make deploy")
         ]
-        [to_production] = [s for s in job_steps(provider, promote) if s.get("script") == PROMOTE]
+        [to_production] = [
+            s for s in job_steps(provider, promote) if s.get("script", "").startswith(PROMOTE)
+        ]
         assert to_production["env"] == to_staging["env"]
         assert "MODEL_REGISTRY" in to_production["env"]
         key_tasks = [
