@@ -37,7 +37,7 @@ def predict(port: int, row: dict) -> dict:
         return json.loads(response.read())
 
 
-def stop(server: subprocess.Popen) -> None:
+def stop(server: subprocess.Popen) -> int:
     """SIGTERM to the server itself, the first python under make (make -> sh -> python): it
     answers what is in flight and exits 0, so make ends without an error. (Signalling make's
     whole group made make report `wait: No child processes`.)"""
@@ -55,8 +55,7 @@ def stop(server: subprocess.Popen) -> None:
         if command.strip().startswith("python"):
             break
     os.kill(pid, signal.SIGTERM)
-    if server.wait(timeout=60) != 0:
-        sys.exit(f"make serve exited {server.returncode}")
+    return server.wait(timeout=60)
 
 
 def make(project: Path, *targets: str) -> subprocess.CompletedProcess:
@@ -108,8 +107,10 @@ def main(project: Path) -> None:
         make(project, "models")
         drift_act(project, port, row, answer["model_version"])
     finally:
-        stop(server)
+        stopped = stop(server)  # checked below, so an error on the way here is not hidden
         print("\nserver stopped")
+    if stopped != 0:
+        sys.exit(f"make serve exited {stopped}")
 
 
 def shift(rows: pd.DataFrame, spread: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,10 @@ from {{ cookiecutter.package_name }}.stages.profile import profile as profile_of
 from {{ cookiecutter.package_name }}.stages.train import train as train_model
 
 PROJECT = Path(__file__).resolve().parent.parent
+# The server tests' admin token and a request row for the `publish_tiny` models.
+TOKEN = "a-long-random-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ROW = {"size": 10.5, "count": 2, "colour": "red"}
 
 
 def make_params(

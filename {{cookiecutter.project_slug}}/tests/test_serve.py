@@ -8,10 +8,7 @@ from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.inputs import FeatureSchema, InputError
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
-from .conftest import publish_tiny
-
-TOKEN = "a-long-random-test-token"
-ROW = {"size": 10.5, "count": 2, "colour": "red"}
+from .conftest import ROW, TOKEN, publish_tiny
 
 
 @pytest.fixture

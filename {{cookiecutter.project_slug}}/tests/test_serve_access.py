@@ -16,11 +16,8 @@ from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.main import HeadTimeout
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
-from .conftest import publish_tiny
+from .conftest import AUTH, ROW, TOKEN, publish_tiny
 
-TOKEN = "a-long-random-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ROW = {"size": 10.5, "count": 2, "colour": "red"}
 V2 = {
     "inputs": [{"name": k, "shape": [1], "datatype": "BYTES", "data": [v]} for k, v in ROW.items()]
 }

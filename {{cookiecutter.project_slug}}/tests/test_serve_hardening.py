@@ -15,9 +15,8 @@ from {{ cookiecutter.package_name }}.serve.batching import MicroBatcher
 from {{ cookiecutter.package_name }}.serve.inputs import FeatureSchema, InputError
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
-from .conftest import publish_tiny
+from .conftest import ROW, publish_tiny
 
-ROW = {"size": 10.5, "count": 2, "colour": "red"}
 V2_URL = "/v2/models/tiny/infer"
 
 

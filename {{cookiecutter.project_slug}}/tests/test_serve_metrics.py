@@ -1,19 +1,20 @@
 """GET /metrics: Prometheus' text format, and the counters move with what the server does."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
+from {{ cookiecutter.package_name }}.serve import metrics
 from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
-from .conftest import publish_tiny
-
-TOKEN = "a-long-random-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ROW = {"size": 10.5, "count": 2, "colour": "red"}
+from .conftest import AUTH, ROW, TOKEN, publish_tiny
 
 
 def samples(client: TestClient) -> dict[tuple, float]:
@@ -84,5 +85,24 @@ def test_loads_and_refusals_are_counted(client: TestClient, registry: Registry, 
     refusals = "serve_model_refusals_total"
     assert value(after, refusals) - value(before, refusals) == 1
     assert value(after, "serve_model_version", version=second) == 1
-    assert value(after, "serve_model_version", version=first) == 0
+    assert ("serve_model_version", (("version", first),)) not in after  # one process: dropped
     assert ("serve_model_version", (("version", corrupt),)) not in after
+
+
+def test_a_worker_that_died_without_stopping_leaves_no_version_series(tmp_path, monkeypatch):
+    """A killed worker (out of memory, say) never marks itself dead: the next scrape does,
+    so its last version does not show forever beside the workers uvicorn started instead."""
+    worker = (
+        "from prometheus_client import Counter, Gauge\n"
+        "Gauge('serve_model_version', '', ['version'], multiprocess_mode='liveall')"
+        ".labels('0001-abc').set(1)\n"
+        "Counter('serve_model_loads', '').inc()\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    dead = subprocess.run([sys.executable, "-c", worker], env=env, check=True)
+    assert dead.returncode == 0 and list(tmp_path.glob("gauge_liveall_*.db"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    text = metrics.render()[0].decode()
+    assert "serve_model_version" not in text.replace("# HELP serve_model_version", "")
+    assert "serve_model_loads_total 1.0" in text, "a dead worker's counts still add up"
+    assert not list(tmp_path.glob("gauge_liveall_*.db"))

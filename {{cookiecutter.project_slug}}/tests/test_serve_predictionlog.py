@@ -13,11 +13,7 @@ from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.predictionlog import PredictionLog
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
-from .conftest import publish_tiny
-
-ROW = {"size": 10.5, "count": 2, "colour": "red"}
-TOKEN = "a-long-random-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from .conftest import AUTH, ROW, TOKEN, publish_tiny
 
 
 def lines(folder) -> list[dict]:

@@ -17,9 +17,8 @@ from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.serve.main import METRICS_DIR, metrics_folder
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
-from .conftest import publish_tiny
+from .conftest import ROW, publish_tiny
 
-ROW = {"size": 10.5, "count": 2, "colour": "red"}
 DRAIN_SECONDS = 15
 
 

@@ -10,6 +10,7 @@ the workers, and the served version is shown per worker (a `pid` label).
 import os
 import threading
 import time
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -50,7 +51,8 @@ BATCH_ROWS = Histogram(
 # liveall: one series per live worker process, so a scrape shows which version each serves.
 MODEL_VERSION = Gauge(
     "serve_model_version",
-    "1 for the model version this process serves, 0 for the versions it served before",
+    "1 for the model version this process serves (with several workers, 0 for the versions "
+    "a worker served before)",
     ["version"],
     multiprocess_mode="liveall",
 )
@@ -68,11 +70,33 @@ LOG_DROPPED = Counter(
 
 def render() -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, and its content type."""
-    if os.environ.get(MULTIPROCESS_DIR):
+    folder = os.environ.get(MULTIPROCESS_DIR)
+    if folder:
+        forget_dead_workers(Path(folder))
         registry = CollectorRegistry()
         multiprocess_mode.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def forget_dead_workers(folder: Path) -> None:
+    """Drop the per-process series of workers that died without stopping (killed, out of
+    memory), which uvicorn replaces: else a dead worker would show its last version forever.
+    Their counts stay, as the totals need them."""
+    for path in folder.glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not alive(int(pid)):
+            multiprocess_mode.mark_process_dead(int(pid), str(folder))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def process_stopped() -> None:
@@ -137,6 +161,8 @@ class MeasuredHolder(ModelHolder):
                 LOADS.inc()
                 if before is not None:
                     MODEL_VERSION.labels(before.version).set(0)
+                    if not os.environ.get(MULTIPROCESS_DIR):  # one process: drop the series
+                        MODEL_VERSION.remove(before.version)  # (files keep theirs till exit)
                 MODEL_VERSION.labels(self.served.version).set(1)
             if self.refused is not None and self.refused != refused:
                 REFUSALS.inc()
