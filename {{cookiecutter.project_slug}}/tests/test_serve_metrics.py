@@ -106,3 +106,16 @@ def test_a_worker_that_died_without_stopping_leaves_no_version_series(tmp_path, 
     assert "serve_model_version" not in text.replace("# HELP serve_model_version", "")
     assert "serve_model_loads_total 1.0" in text, "a dead worker's counts still add up"
     assert not list(tmp_path.glob("gauge_liveall_*.db"))
+
+
+def test_metrics_can_be_switched_off(registry: Registry, mixed_frame) -> None:
+    """SERVE_METRICS=false: no GET /metrics and nothing counted; predictions as before."""
+    publish_tiny(registry, mixed_frame)
+    settings = Settings(
+        MODEL_REGISTRY=str(registry.location.rsplit("/", 1)[0]), model_name="tiny", metrics=False
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/predict", json={"records": [ROW]}).status_code == 200
+        assert client.get("/metrics").status_code == 404
+        assert type(client.app.state.holder) is not metrics.MeasuredHolder
+        assert type(client.app.state.batcher) is not metrics.MeasuredBatcher

@@ -10,7 +10,9 @@ from fastapi import FastAPI, Request
 
 from ..deploy.registry import Registry
 from . import metrics, v2
+from .batching import MicroBatcher
 from .guard import BodyTimeout, RequestGuard
+from .holder import ModelHolder
 from .inputs import InputError
 from .predictionlog import PredictionLog
 from .responses import JSONBody
@@ -20,7 +22,7 @@ from .settings import Settings
 from .v2 import V2Error
 
 PACKAGE = __package__.rpartition(".")[0]
-ROUTERS = (health.router, predict.router, admin.router, v2.router, metrics_route.router)
+ROUTERS = (health.router, predict.router, admin.router, v2.router)
 # The prediction routes go on the app itself: newer FastAPI dispatches to an included
 # router's routes through extra layers, a cost measured on every prediction.
 HOT_ROUTERS = (predict.hot_router, v2.hot_router)
@@ -37,10 +39,13 @@ async def lifespan(app: FastAPI):
     settings: Settings = app.state.settings
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     log_like_the_command_line()
-    holder = metrics.MeasuredHolder(
+    measured = settings.metrics  # SERVE_METRICS=false: nothing counted, no /metrics
+    holder = (metrics.MeasuredHolder if measured else ModelHolder)(
         Registry(settings.registry, settings.model_name), env=settings.deploy_env
     )
-    batcher = metrics.MeasuredBatcher(settings.batch_wait_ms / 1000, settings.batch_max_rows)
+    batcher = (metrics.MeasuredBatcher if measured else MicroBatcher)(
+        settings.batch_wait_ms / 1000, settings.batch_max_rows
+    )
     prediction_log = None
     if settings.prediction_log:
         max_bytes = int(settings.prediction_log_max_mb * 1024 * 1024)
@@ -85,15 +90,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(RequestGuard, read_timeout=settings.read_timeout)
-    # Outermost, to count the guard's answers too (under the route they were meant for).
-    routes = [route for router in (*HOT_ROUTERS, *ROUTERS) for route in router.routes]
-    app.add_middleware(metrics.RecordRequests, routes=routes)
+    routers = (*ROUTERS, metrics_route.router) if settings.metrics else ROUTERS
+    if settings.metrics:
+        # Outermost, to count the guard's answers too (under the route they were meant for).
+        routes = [route for router in (*HOT_ROUTERS, *routers) for route in router.routes]
+        app.add_middleware(metrics.RecordRequests, routes=routes)
     app.add_exception_handler(InputError, input_error)
     app.add_exception_handler(BodyTimeout, body_timeout)
     app.add_exception_handler(V2Error, v2_error)
     for router in HOT_ROUTERS:
         app.router.routes.extend(router.routes)  # each route has its full path already
-    for router in ROUTERS:
+    for router in routers:
         app.include_router(router)
     return app
 

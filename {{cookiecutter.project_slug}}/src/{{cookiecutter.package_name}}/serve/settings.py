@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     max_connections: int = Field(1000, ge=1, description="beyond it, new requests get 503")
     workers: int = Field(1, ge=1, description="processes on one port, each with its own model")
     drain_timeout: float = Field(20, gt=0, description="seconds a stop waits for requests")
+    metrics: bool = Field(True, description="GET /metrics and the counting it needs; false: off")
 
     @field_validator("deploy_env", mode="before")
     @classmethod
