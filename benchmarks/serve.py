@@ -15,7 +15,8 @@ published by the project's own pipeline and deploy: serve_models.py) x concurren
 at its best of parallel_workers 0 and 1 with adaptive batching off and on; this server
 with SERVE_WORKERS=2 against MLServer with parallel_workers 2 (its only worker setting:
 inference processes behind one HTTP process), batching off and on; a Starlette route
-returning a constant, as the framework's floor; and p99 while versions are swapped.
+returning a constant, as the framework's floor; p99 while versions are swapped; and what
+the Prometheus metrics cost: this server against itself with SERVE_METRICS=false.
 MLServer runs with debug off, as in production: debug on logs every request.
 
 Every server runs from the start and the measurements go cell by cell (model, rows,
@@ -204,7 +205,7 @@ def main() -> None:
             running.callback(stop, process)
             return process
 
-        def ours(label: str, workers: int, registry: Path) -> None:
+        def ours(label: str, workers: int, registry: Path, metrics: bool = True) -> None:
             for model in models:
                 port = free_port()
                 server_env = {
@@ -213,8 +214,9 @@ def main() -> None:
                     "SERVE_MODEL_NAME": model,
                     "SERVE_PORT": str(port),
                     "SERVE_WORKERS": str(workers),
+                    "SERVE_METRICS": str(metrics).lower(),
                 }
-                log = scratch / f"{model}-{workers}.log"
+                log = scratch / f"{model}-{workers}-{'metrics' if metrics else 'bare'}.log"
                 server = launch(cli(venv, package, "serve"), server_env, project, log)
                 wait_ready(f"http://127.0.0.1:{port}/health/ready", server)
                 wait_started(log, workers, server)  # one ready answer is one worker's
@@ -262,6 +264,7 @@ def main() -> None:
         print("\nstarting every other server", flush=True)
         for workers, batching in (*configs, *(worker_configs if several else ())):
             mlserver(workers, batching)
+        ours(BARE, 1, data / "registry-others", metrics=False)
         if several:
             ours(OURS_WORKERS, WORKERS, data / "registry-others")
         else:
@@ -276,6 +279,7 @@ def main() -> None:
         # Cell by cell, each server right after the other: a load that comes and goes on a
         # shared machine then weighs on both sides of a ratio alike.
         labels = [label for ours_label, mls in groups for label in (ours_label, *mls_labels(mls))]
+        labels.insert(1, BARE)  # right after this server: the metrics' cost, side by side
         constant = None
         print("\n## requests/s, p50, p99: cell by cell, every server in turn", flush=True)
         for model in models:
@@ -301,6 +305,14 @@ def main() -> None:
         print(f"\n## ratios, {WORKERS} workers each: this server / MLServer's best")
         ratios(results, cells, OURS_WORKERS, worker_configs)
     floor_and_swaps(results, constant, models[0], top)
+    print("\n## what the metrics cost: this server / itself with SERVE_METRICS=false")
+    for model, rows, connections in cells:
+        with_metrics = results[(OURS, model, rows, connections)]["rps"]
+        cost = 1 - with_metrics / results[(BARE, model, rows, connections)]["rps"]
+        print(
+            f"  {model:<7} rows={rows:<4} c={connections:<3} throughput {cost:+6.1%} lower"
+            f" with metrics (target <= 5%)  {'met' if cost <= 0.05 else 'MISSED'}"
+        )
 
 
 def mls_labels(configs: tuple) -> list[str]:
@@ -312,6 +324,7 @@ def mlserver_label(workers: int, batching: bool) -> str:
 
 
 OURS, OURS_WORKERS = "this server", f"this server w={WORKERS}"
+BARE = "this server, no metrics"  # SERVE_METRICS=false: what the metrics cost
 
 
 def takes_workers(venv: Path, package: str) -> bool:

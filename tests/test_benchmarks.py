@@ -74,6 +74,8 @@ def test_serve(project: Path, tmp_path: Path) -> None:
     ratio_lines(throughput, output, 2)  # one worker each, then two
     ratio_lines(r"vs the Starlette constant route: \d+% \(target >= 40%\)$", output, 1)
     ratio_lines(rf"p99 during hot swaps vs steady: x{NUMBER} \(target <= 2\)$", output, 1)
+    metrics = rf"^  forest  rows=1    c=8   throughput +[+-]{NUMBER}% lower with metrics "
+    ratio_lines(metrics + r"\(target <= 5%\)  (met|MISSED)$", output, 1)
 
 
 def test_prediction_log(project: Path, tmp_path: Path) -> None:
