@@ -371,7 +371,9 @@ def gitlab_ci_local(project: Path, *args: str) -> str:
     command += [f"--variable={key}={value}" for key, value in FAST_INSTALL.items()]
     result = run(" ".join(f"'{part}'" for part in command), project, check=False, timeout=1200)
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-8000:]
+    # The tail, and before it any failure a job's pytest or make named further up.
+    failures = [line for line in output.splitlines() if re.search(r"FAILED |^\S+ +> E  ", line)]
+    assert result.returncode == 0, "\n".join(failures[:60]) + "\n...\n" + output[-8000:]
     return output
 
 

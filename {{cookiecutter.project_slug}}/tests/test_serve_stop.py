@@ -100,9 +100,12 @@ def stop_with_requests_in_flight(process: subprocess.Popen, port: int) -> None:
         b"Content-Length: %d\r\n\r\n" % len(body)
     )
     connections = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(6)]
+    for connection in connections:  # a whole request first: a worker has taken the connection
+        connection.sendall(head + body)
+        assert whole_response(connection).startswith(b"HTTP/1.1 200")
     for connection in connections:
         connection.sendall(head + body[:10])
-    time.sleep(0.5)  # the heads are in: these requests are in flight
+    time.sleep(1)  # the heads are in: these requests are in flight
     stopped = time.monotonic()
     process.send_signal(signal.SIGTERM)
     time.sleep(1)
@@ -117,6 +120,22 @@ def stop_with_requests_in_flight(process: subprocess.Popen, port: int) -> None:
         connection.close()
     assert process.wait(timeout=DRAIN_SECONDS + 10) == 0
     assert time.monotonic() - stopped < DRAIN_SECONDS
+
+
+def whole_response(connection: socket.socket) -> bytes:
+    """One response read to its last byte (by its Content-Length), and no further."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += connection.recv(65536)
+    head = answer.split(b"\r\n\r\n", 1)[0]
+    length = int(
+        next(
+            line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        ).split(b":")[1]
+    )
+    while len(answer) < len(head) + 4 + length:
+        answer += connection.recv(65536)
+    return answer
 
 
 def test_sigterm_lets_requests_in_flight_finish(start_server) -> None:
