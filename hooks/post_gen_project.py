@@ -40,6 +40,12 @@ def remove_server(serving: str, package: str) -> None:
     """Without a server, drop its code, tests and make targets; deploy still publishes."""
     if serving == "none":
         shutil.rmtree(Path("src", package, "serve"))
+def remove_dask(compute: str, package: str) -> None:
+    """Only compute=dask brings the Dask engine (its extra is not installed otherwise)."""
+    if compute != "dask":
+        Path("src", package, "pipeline", "dask_tables.py").unlink()
+
+
         for path in (*Path("tests").glob("test_serve*.py"), Path("serve.mk")):
             path.unlink()
         # The server's image and its Kubernetes manifests.
@@ -99,6 +105,7 @@ def git_init(author: str, email: str) -> None:
         if result.returncode != 0:
             print(
                 f"NOTE: '{' '.join(step)}' failed, so git is left for you to finish: "
+    remove_dask(answers["compute"], answers["package_name"])
                 f"{result.stderr.strip()}"
             )
             return

@@ -1,0 +1,169 @@
+"""Tables in partitions on a Dask cluster: the dask engine (pipeline/engine.py picks it).
+
+The same interface as tables.py, so the stages' partition functions run unchanged: `map`
+becomes map_partitions, `summarise` one task per partition. Partitions come from the data's
+files (dask's own splitting), never from the number of workers, and every row's fate is
+decided from its values (rows.py), so any cluster writes the same bytes.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.dataframe as dd
+import pandas as pd
+from dask.delayed import Delayed
+from distributed import Client, LocalCluster, as_completed, get_client
+from joblib import parallel_config
+
+from ..errors import PipelineError
+from .sources import find_parts, write_part
+from .tables import part_name
+
+log = logging.getLogger(__name__)
+# Text stays in pandas' own string type, as the local engine reads it, so both engines
+# hash and compare the same values.
+dask.config.set({"dataframe.convert-string": False})
+SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+
+
+class Table:
+    """A dask DataFrame seen through the local engine's interface."""
+
+    def __init__(self, frame: dd.DataFrame):
+        self.frame = frame
+
+    @property
+    def meta(self) -> pd.DataFrame:
+        return self.frame._meta
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(name) for name in self.frame.columns]
+
+    @property
+    def partitions(self) -> int:
+        return self.frame.npartitions
+
+    def map(self, fn: Callable[..., pd.DataFrame], *args: Any) -> "Table":
+        """fn(partition, number, *args) on each partition, on the workers."""
+        shipped = [shared(arg) for arg in args]
+        meta = fn(self.meta.iloc[:0], 0, *args)
+        return Table(self.frame.map_partitions(call, fn, *shipped, meta=meta))
+
+    def summarise(self, fn: Callable[..., Any], *args: Any) -> list:
+        """[fn(partition, number, *args) for each partition], computed on the workers."""
+        shipped = [shared(arg) for arg in args]
+        tasks = [
+            dask.delayed(fn)(part, number, *shipped)
+            for number, part in enumerate(self.frame.to_delayed())
+        ]
+        return gather(tasks, f"{getattr(fn, '__name__', 'task')}")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The whole table as one frame (bounded data only: a sample, a training set)."""
+        return self.frame.compute().reset_index(drop=True)
+
+    def write(self, path: Path | str) -> int:
+        """A folder of part-00000.parquet, ...: the pipeline's intermediates at scale."""
+        return self.write_parts(path)
+
+    def write_parts(self, folder: Path | str) -> int:
+        """part-00000.parquet, ... in folder (a path or URL), written by the workers."""
+        tasks = [
+            dask.delayed(write_counted)(part, part_name(folder, number))
+            for number, part in enumerate(self.frame.to_delayed())
+        ]
+        return sum(gather(tasks, f"write {folder}"))
+
+
+def call(partition: pd.DataFrame, fn: Callable, *args: Any, partition_info=None):
+    """map_partitions' entry: dask passes the partition's number as partition_info."""
+    number = partition_info["number"] if partition_info else 0
+    return fn(partition, number, *args)
+
+
+def shared(value: Any) -> Any:
+    """Ship a large argument (a model, a schema) once, not once per task."""
+    if value is None or isinstance(value, int | float | str | bool):
+        return value
+    return dask.delayed(value, pure=True, traverse=False)
+
+
+def write_counted(frame: pd.DataFrame, location: str) -> int:
+    write_part(frame, location)
+    return len(frame)
+
+
+def gather(tasks: list[Delayed], what: str) -> list:
+    """Compute tasks on the cluster, logging progress every 10 seconds; results in order."""
+    client = get_client()
+    futures = client.compute(tasks)
+    done, last = 0, time.monotonic()
+    for _ in as_completed(futures):
+        done += 1
+        if time.monotonic() - last > 10 and done < len(futures):
+            log.info("%s: %d of %d partitions done", what, done, len(futures))
+            last = time.monotonic()
+    return client.gather(futures)
+
+
+def open_table(source: str | Path, chunk_rows: int | None = None) -> Table:
+    """The table a file, folder, glob or URL holds (see sources.py), in dask's partitions;
+    chunk_rows caps the rows of a CSV partition (Parquet splits by row group and size)."""
+    parts = find_parts(str(source))
+    if parts[0].kind == "bundled":
+        return from_frame(parts[0].read())
+    files = [part.location for part in parts]
+    try:
+        if parts[0].kind == "csv":
+            frame = dd.read_csv(files, blocksize=None if chunk_rows else "64MB")
+        else:
+            frame = dd.read_parquet(files)
+    except (OSError, ValueError, ImportError) as error:
+        raise PipelineError(f"cannot read {source}: {error}") from error
+    return Table(frame.rename(columns={name: str(name) for name in frame.columns}))
+
+
+def from_frame(frame: pd.DataFrame) -> Table:
+    """One partition holding a frame already in memory."""
+    return Table(dd.from_pandas(frame, npartitions=1, sort=False))
+
+
+@contextmanager
+def running() -> Iterator[Client]:
+    """Connect to DASK_SCHEDULER_ADDRESS, or start a LocalCluster sized to this machine
+    (a worker process per core); joblib's work (a forest's trees) goes to the workers."""
+    address = os.environ.get(SCHEDULER_VARIABLE)
+    if address:
+        try:
+            client = Client(address, timeout="30s")
+        except OSError as error:
+            raise PipelineError(
+                f"cannot reach the Dask scheduler at {SCHEDULER_VARIABLE}={address} "
+                f"({error}) - start it, fix the address, or unset {SCHEDULER_VARIABLE} "
+                "to run on a local cluster"
+            ) from error
+        cluster = None
+    else:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            dashboard_address=":0",
+            silence_logs=logging.WARNING,
+        )
+        client = Client(cluster)
+    log.info("Dask dashboard: %s", client.dashboard_link)
+    try:
+        with parallel_config(backend="dask"):
+            yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

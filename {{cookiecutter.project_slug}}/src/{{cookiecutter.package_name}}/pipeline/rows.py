@@ -1,0 +1,44 @@
+"""Decide per row, from its values and a seed: which rows are held out, which are sampled.
+
+A row's fate never depends on how the data is partitioned, in which order partitions are
+processed or on how many workers, so the local and the Dask engine pick the same rows.
+Equal rows share a fate, so a duplicated row is never on both sides of the split.
+"""
+
+import hashlib
+import math
+
+import numpy as np
+import pandas as pd
+
+UNIT = 2.0**-53  # the top 53 bits of a hash as a float in [0, 1)
+
+
+def row_hash(frame: pd.DataFrame, seed: int) -> np.ndarray:
+    """A 64-bit hash of each row's values (not its index), keyed by the seed."""
+    key = hashlib.blake2b(str(seed).encode(), digest_size=8).hexdigest()  # 16 characters
+    hashed = pd.util.hash_pandas_object(frame, index=False, hash_key=key, categorize=True)
+    return hashed.to_numpy(dtype=np.uint64)
+
+
+def uniform(frame: pd.DataFrame, seed: int) -> np.ndarray:
+    """Each row's hash as a number in [0, 1), uniform over rows with distinct values."""
+    return (row_hash(frame, seed) >> np.uint64(11)).astype(np.float64) * UNIT
+
+
+def sample_fraction(total: int, cap: int) -> float:
+    """The share of rows to keep so that about `cap` of `total` are kept, rarely more.
+
+    Three standard deviations under the cap: the few samples that still overshoot are
+    trimmed to it (sample_mask's caller keeps the first `cap` rows in partition order).
+    """
+    if total <= cap:
+        return 1.0
+    return max(cap - 3 * math.sqrt(cap), 1) / total
+
+
+def sample_mask(frame: pd.DataFrame, seed: int, fraction: float) -> np.ndarray:
+    """The rows a deterministic sample of `fraction` keeps."""
+    if fraction >= 1.0:
+        return np.ones(len(frame), dtype=bool)
+    return uniform(frame, seed) < fraction

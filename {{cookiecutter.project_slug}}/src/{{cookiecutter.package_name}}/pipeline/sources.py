@@ -1,0 +1,133 @@
+"""Where a table's rows live: a bundled dataset, or Parquet or CSV files found by path,
+folder, glob or fsspec URL (s3://, gs://, az://, ...), each file one part of the table."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ..errors import PipelineError
+
+# Datasets that ship inside scikit-learn (so the default pipeline needs no download), with
+# the loader's keyword arguments.
+BUNDLED: dict[str, dict] = {
+    "breast_cancer": {},
+    "diabetes": {"scaled": False},
+    "iris": {},
+    "wine": {},
+}
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+GLOB_CHARACTERS = "*?["
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of a table (or a bundled dataset), read whole or in chunks of rows."""
+
+    location: str  # a local path or an fsspec URL
+    kind: str  # "csv", "parquet" or "bundled"
+
+    def read(self) -> pd.DataFrame:
+        if self.kind == "bundled":
+            return bundled(self.location)
+        try:
+            if self.kind == "csv":
+                frame = pd.read_csv(self.location)
+            else:
+                frame = pd.read_parquet(self.location)
+        except FileNotFoundError as error:
+            raise PipelineError(f"{self.location} does not exist") from error
+        except (OSError, ValueError, ImportError) as error:
+            raise PipelineError(f"cannot read {self.location}: {error}") from error
+        return with_string_names(frame)
+
+    def chunks(self, rows: int) -> Iterator[pd.DataFrame]:
+        """The part's rows, at most `rows` at a time, for memory bounded by the chunk."""
+        if self.kind == "bundled":
+            yield self.read()
+        elif self.kind == "csv":
+            with fsspec.open(self.location, "rb") as file:
+                for chunk in pd.read_csv(file, chunksize=rows):
+                    yield with_string_names(chunk)
+        else:
+            with fsspec.open(self.location, "rb") as file:
+                for batch in pq.ParquetFile(file).iter_batches(batch_size=rows):
+                    yield with_string_names(batch.to_pandas())
+
+    def meta(self) -> pd.DataFrame:
+        """An empty frame with the part's columns and types."""
+        if self.kind == "parquet":
+            with fsspec.open(self.location, "rb") as file:
+                return with_string_names(pq.read_schema(file).empty_table().to_pandas())
+        if self.kind == "csv":
+            with fsspec.open(self.location, "rb") as file:
+                return with_string_names(pd.read_csv(file, nrows=1000).iloc[:0])
+        return self.read().iloc[:0]
+
+
+def with_string_names(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.columns = [str(column) for column in frame.columns]
+    return frame
+
+
+def bundled(source: str) -> pd.DataFrame:
+    name = source.removeprefix("sklearn:")
+    # Imported here: scikit-learn costs every stage process a second or more to import.
+    from sklearn import datasets
+
+    frame = getattr(datasets, f"load_{name}")(as_frame=True, **BUNDLED[name]).frame
+    return with_string_names(frame)
+
+
+def find_parts(source: str) -> list[Part]:
+    """The files a source names, in sorted order; PipelineError says why there are none."""
+    if source.startswith("sklearn:"):
+        if source.removeprefix("sklearn:") not in BUNDLED:
+            raise PipelineError(
+                f"{source!r} names no bundled dataset - "
+                f"use one of {', '.join('sklearn:' + key for key in BUNDLED)}"
+            )
+        return [Part(source, "bundled")]
+    try:
+        fs, path = fsspec.core.url_to_fs(source)
+        if any(character in path for character in GLOB_CHARACTERS):
+            found = sorted(fs.glob(path))
+        elif fs.isdir(path):
+            found = sorted(name for name in fs.find(path) if not hidden(name, path))
+        elif fs.exists(path):
+            found = [path]
+        else:
+            found = []
+    except ImportError as error:
+        raise PipelineError(f"cannot read {source!r}: {error}") from error
+    if not found:
+        raise PipelineError(
+            f"{source!r} does not exist or matches no file - check the path (relative paths "
+            "start at the project root), or run `dvc pull` for DVC-tracked data"
+        )
+    kinds = {FORMATS.get(Path(name).suffix.lower()) for name in found}
+    if None in kinds or len(kinds) > 1:
+        odd = sorted({Path(name).suffix or "(none)" for name in found})
+        raise PipelineError(
+            f"{source!r} holds files of type(s) {', '.join(odd)} - point it at .csv files or "
+            f"at Parquet files ({', '.join(FORMATS)}), one kind at a time"
+        )
+    kind = kinds.pop()
+    local = isinstance(fs, fsspec.implementations.local.LocalFileSystem)
+    return [Part(name if local else fs.unstrip_protocol(name), kind) for name in found]
+
+
+def hidden(name: str, root: str) -> bool:
+    """Files of a dataset folder that hold no rows: _SUCCESS, _metadata, .crc, ..."""
+    relative = Path(name).relative_to(root) if name.startswith(root) else Path(name)
+    return any(piece.startswith(("_", ".")) for piece in relative.parts)
+
+
+def write_part(frame: pd.DataFrame, location: str) -> None:
+    """Write one Parquet file without the index, so equal data gives equal bytes."""
+    if "://" not in location:
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(location, index=False)
