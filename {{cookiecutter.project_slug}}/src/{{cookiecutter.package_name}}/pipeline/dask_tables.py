@@ -104,9 +104,8 @@ def gather(tasks: list[Delayed], what: str) -> list:
     """Compute tasks on the cluster, logging progress every 10 seconds; results in order."""
     client = get_client()
     futures = client.compute(tasks)
-    done, last = 0, time.monotonic()
-    for _ in as_completed(futures):
-        done += 1
+    last = time.monotonic()
+    for done, _ in enumerate(as_completed(futures), start=1):
         if time.monotonic() - last > 10 and done < len(futures):
             log.info("%s: %d of %d partitions done", what, done, len(futures))
             last = time.monotonic()
