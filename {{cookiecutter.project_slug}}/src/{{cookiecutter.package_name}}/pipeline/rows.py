@@ -30,7 +30,7 @@ def sample_fraction(total: int, cap: int) -> float:
     """The share of rows to keep so that about `cap` of `total` are kept, rarely more.
 
     Three standard deviations under the cap: the few samples that still overshoot are
-    trimmed to it (sample_mask's caller keeps the first `cap` rows in partition order).
+    trimmed to it: `sample` keeps the first `cap` rows in partition order.
     """
     if total <= cap:
         return 1.0
@@ -42,3 +42,22 @@ def sample_mask(frame: pd.DataFrame, seed: int, fraction: float) -> np.ndarray:
     if fraction >= 1.0:
         return np.ones(len(frame), dtype=bool)
     return uniform(frame, seed) < fraction
+
+
+def count_rows(table) -> int:
+    """The rows of a table (an engine's Table), counted partition by partition."""
+    return sum(table.summarise(_length))
+
+
+def sample(table, cap: int, seed: int) -> pd.DataFrame:
+    """At most `cap` rows of a table, the same ones on any engine, in partition order."""
+    fraction = sample_fraction(count_rows(table), cap)
+    return table.map(_kept, seed, fraction).to_pandas().iloc[:cap]
+
+
+def _length(frame: pd.DataFrame, number: int) -> int:
+    return len(frame)
+
+
+def _kept(frame: pd.DataFrame, number: int, seed: int, fraction: float) -> pd.DataFrame:
+    return frame[sample_mask(frame, seed, fraction)]
