@@ -8,14 +8,11 @@ import sys
 from pathlib import Path
 
 LICENSES = Path("_licenses")
-LOCKS = Path("_locks")
 CI_FILES = {
     "github": Path(".github"),
     "gitlab": Path(".gitlab-ci.yml"),
     "azure": Path("azure-pipelines.yml"),
 }
-# Remote kinds whose DVC plugin is a dependency (and so part of the lockfile's name).
-PLUGIN_REMOTES = ("s3", "azure", "gs", "ssh")
 
 
 def remove_ci(provider: str) -> None:
@@ -29,23 +26,10 @@ def remove_ci(provider: str) -> None:
             path.unlink()
 
 
-def choose_lock(serving: str, remote: str) -> None:
-    """Keep the lockfile that matches the chosen dependencies: server and DVC plugin."""
-    name = f"{serving}-{remote}" if remote in PLUGIN_REMOTES else serving
-    (LOCKS / f"{name}.lock").replace("uv.lock")
-    shutil.rmtree(LOCKS)
-
-
 def remove_server(serving: str, package: str) -> None:
     """Without a server, drop its code, tests and make targets; deploy still publishes."""
     if serving == "none":
         shutil.rmtree(Path("src", package, "serve"))
-def remove_dask(compute: str, package: str) -> None:
-    """Only compute=dask brings the Dask engine (its extra is not installed otherwise)."""
-    if compute != "dask":
-        Path("src", package, "pipeline", "dask_tables.py").unlink()
-
-
         for path in (*Path("tests").glob("test_serve*.py"), Path("serve.mk")):
             path.unlink()
         # The server's image and its Kubernetes manifests.
@@ -54,6 +38,12 @@ def remove_dask(compute: str, package: str) -> None:
         shutil.rmtree(Path("deploy", "kubernetes"))
         if not any(Path("deploy").iterdir()):
             Path("deploy").rmdir()
+
+
+def remove_dask(compute: str, package: str) -> None:
+    """Only compute=dask brings the Dask engine (its extra is not installed otherwise)."""
+    if compute != "dask":
+        Path("src", package, "pipeline", "dask_tables.py").unlink()
 
 
 def choose_license(name: str) -> None:
@@ -105,7 +95,6 @@ def git_init(author: str, email: str) -> None:
         if result.returncode != 0:
             print(
                 f"NOTE: '{' '.join(step)}' failed, so git is left for you to finish: "
-    remove_dask(answers["compute"], answers["package_name"])
                 f"{result.stderr.strip()}"
             )
             return
@@ -115,8 +104,8 @@ def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     remove_ci(answers["ci_provider"])
     choose_license(answers["license"])
-    choose_lock(answers["serving"], answers["dvc_remote"])
     remove_server(answers["serving"], answers["package_name"])
+    remove_dask(answers["compute"], answers["package_name"])
     write_answers(answers)
     configure_remote(answers["dvc_remote"], answers["dvc_remote_url"])
     git_init(answers["author_name"], answers["author_email"])

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import HIDDEN, OPTIONS
+from .conftest import HIDDEN, OPTIONS, TEMPLATE
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,6 +36,8 @@ SUPPORTED_COMBINATIONS = {
     "azure-gs": {"ci_provider": "azure", "dvc_remote": "gs"},
     "azure-azure-bare": {"ci_provider": "azure", "dvc_remote": "azure", "serving": "none"},
     "serving-none": {"serving": "none"},
+    "compute-dask": {"compute": "dask"},
+    "dask-s3-bare": {"compute": "dask", "dvc_remote": "s3", "serving": "none"},
     "remote-absolute-path": {"dvc_remote_url": "/srv/dvc-storage"},
     "bsd": {"license": "BSD-3-Clause"},
     "apache": {"license": "Apache-2.0"},
@@ -202,8 +205,6 @@ def test_option_files(project: Path, case: str) -> None:
     assert (package / "serve").is_dir() == serves
     assert (project / "serve.mk").exists() == serves
     assert bool(list(project.glob("tests/test_serve*.py"))) == serves
-    assert ('"fastapi' in (project / "pyproject.toml").read_text()) == serves
-    assert ('name = "fastapi"' in (project / "uv.lock").read_text()) == serves
     recorded = json.loads((project / ".cookiecutter.json").read_text())
     assert recorded["task"] == answers["task"]
     assert "_output_dir" not in recorded
@@ -228,16 +229,61 @@ def test_is_a_dvc_repository_with_the_chosen_remote(project: Path, case: str) ->
     assert not (project / ".dvc/config.local").exists(), "credentials stay out of the bake"
 
 
-def test_lockfile_holds_only_the_chosen_plugin(project: Path, case: str) -> None:
-    remote = answers_for(case)["dvc_remote"]
-    lock = tomllib.loads((project / "uv.lock").read_text())
-    locked = {p["name"] for p in lock["package"]}
-    assert {name for name in PLUGINS.values() if name in locked} == (
-        {PLUGINS[remote]} if remote in PLUGINS else set()
+def chosen_extras(answers: dict) -> list[str]:
+    """The extras a bake with these answers installs: server, remote plugin, Dask."""
+    return (
+        (["serve"] if answers["serving"] == "fastapi" else [])
+        + ([answers["dvc_remote"]] if answers["dvc_remote"] in PLUGINS else [])
+        + (["dask"] if answers["compute"] == "dask" else [])
     )
-    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    declared = {d.split(">")[0] for d in dependencies["dependencies"]}
-    assert declared & set(PLUGINS.values()) == ({PLUGINS[remote]} if remote in PLUGINS else set())
+
+
+def test_every_bake_lists_every_extra(project: Path) -> None:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    assert extras.keys() == {"serve", *PLUGINS, "dask"}
+    for remote, plugin in PLUGINS.items():
+        assert [d.split(">")[0] for d in extras[remote]] == [plugin]
+    assert any(d.startswith("fastapi>=") for d in extras["serve"])
+    assert any(d.startswith("dask[dataframe,distributed]>=") for d in extras["dask"])
+    declared = {d.split(">")[0] for d in pyproject["project"]["dependencies"]}
+    assert not declared & {"fastapi", "dask", *PLUGINS.values()}, "extras stay out of the base"
+
+
+def test_every_bake_shares_one_lockfile(bakery, project: Path) -> None:
+    default = bakery()
+    theirs = (default / "uv.lock").read_text().replace(f'"{default.name}"', '"<project>"')
+    ours = (project / "uv.lock").read_text().replace(f'"{project.name}"', '"<project>"')
+    assert ours == theirs, "the lockfile differs by answers: every bake must share one"
+
+
+def test_lockfile_is_current_for_every_extra(project: Path) -> None:
+    # `uv sync --locked` refuses a lock that its pyproject would change; this is that check,
+    # for every extra at once, without installing (the slow tests install each option's).
+    uv = os.environ.get("UV") or shutil.which("uv") or str(TEMPLATE / ".tools/bin/uv")
+    result = subprocess.run(
+        [uv, "lock", "--locked", "--offline"], cwd=project, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_makefile_installs_the_chosen_extras(project: Path, case: str) -> None:
+    makefile = (project / "Makefile").read_text()
+    extras = re.search(r"^EXTRAS :=(.*)$", makefile, re.MULTILINE).group(1).split()
+    assert extras == chosen_extras(answers_for(case))
+    assert "$(UV) sync --locked $(foreach extra,$(EXTRAS),--extra $(extra))" in makefile
+
+
+def test_the_image_installs_the_server_and_plugin_not_dask(project: Path, case: str) -> None:
+    if not (project / "Dockerfile").exists():
+        return  # serving=none bakes no image
+    dockerfile = (project / "Dockerfile").read_text()
+    extras = re.search(r'^ARG EXTRAS="(.*)"$', dockerfile, re.MULTILINE).group(1).split()
+    assert extras[::2] == ["--extra"] * (len(extras) // 2)
+    expected = [e for e in chosen_extras(answers_for(case)) if e != "dask"]
+    assert extras[1::2] == expected
+    syncs = re.findall(r"uv sync --locked .*", dockerfile)
+    assert len(syncs) == 2 and all(s.endswith("${EXTRAS}") for s in syncs)
 
 
 def test_is_a_git_repository_with_one_clean_commit(project: Path) -> None:
