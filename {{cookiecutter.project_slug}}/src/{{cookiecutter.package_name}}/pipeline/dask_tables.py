@@ -137,7 +137,9 @@ def from_frame(frame: pd.DataFrame) -> Table:
 @contextmanager
 def running() -> Iterator[Client]:
     """Connect to DASK_SCHEDULER_ADDRESS, or start a LocalCluster sized to this machine
-    (a worker process per core); joblib's work (a forest's trees) goes to the workers."""
+    (a worker process per core, listening on 127.0.0.1 only); joblib's work (a forest's
+    trees) goes to the workers. Scheduler and workers run each other's pickles: join only a
+    cluster you trust, on a private network or with TLS (tls:// and certificates)."""
     address = os.environ.get(SCHEDULER_VARIABLE)
     if address:
         try:
@@ -154,7 +156,7 @@ def running() -> Iterator[Client]:
         cluster = LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,
-            dashboard_address=":0",
+            dashboard_address="127.0.0.1:0",  # this machine only, on a free port
             silence_logs=logging.WARNING,
         )
         client = Client(cluster)
