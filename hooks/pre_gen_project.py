@@ -53,11 +53,12 @@ REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)
 # The direct dependencies' names come from the generated pyproject itself (see dependencies());
 # this hand list keeps only what it cannot tell: import names that differ from distribution
 # names (sklearn, yaml), modules of indirect dependencies the generated code imports (numpy,
-# fsspec, starlette), the uv tool, the project's own folders and the standard library.
+# fsspec, starlette, distributed), the uv tool, the project's own folders and the standard
+# library.
 RESERVED_PACKAGES = frozenset(
     {
-        "sklearn", "yaml", "numpy", "fsspec", "starlette", "uv", "test", "tests", "src",
-        "data", "models", "reports", "params", "setup", "conftest",
+        "sklearn", "yaml", "numpy", "fsspec", "starlette", "distributed", "uv", "test", "tests",
+        "src", "data", "models", "reports", "params", "setup", "conftest",
     }
     | set(sys.stdlib_module_names)
 )  # fmt: skip
@@ -110,7 +111,8 @@ def dependencies(answers: dict) -> dict[str, str]:
     """The generated project's direct dependencies for these answers, normalised name: name.
 
     Read from its pyproject.toml rendered as the bake will render it: the project's
-    dependencies, every dependency group (dev) and the build backend.
+    dependencies, every extra (each bake lists them all and locks them in one uv.lock, chosen
+    or not), every dependency group (dev) and the build backend.
     """
     template = template_folder(answers)
     # Jinja as cookiecutter sets it up for the bake (strict, its extensions); the hook runs on
@@ -119,9 +121,10 @@ def dependencies(answers: dict) -> dict[str, str]:
     source = (template / PYPROJECT).read_text(encoding="utf-8")
     arrays = toml_string_arrays(environment.from_string(source).render(cookiecutter=answers))
     wanted = ("project.dependencies", "build-system.requires")
+    wanted_tables = ("project.optional-dependencies.", "dependency-groups.")
     found = {}
     for key, values in arrays.items():
-        if key in wanted or key.startswith("dependency-groups."):
+        if key in wanted or key.startswith(wanted_tables):
             for requirement in values:
                 name = REQUIREMENT_NAME.match(requirement)
                 if name:

@@ -1,7 +1,6 @@
 """The pre-gen hook refuses bad answers with `ERROR: <what> - <how to fix>`, before any file."""
 
 import importlib.util
-import itertools
 import os
 import re
 import subprocess
@@ -185,36 +184,42 @@ def test_a_dependency_name_is_refused_for_both_answers_naming_the_dependency() -
     assert line.startswith("ERROR: package_name 'scikit_learn' ") and "(scikit-learn)" in line
 
 
-def test_a_server_dependency_is_a_free_name_without_the_server(tmp_path) -> None:
-    """The names come from the generated pyproject: without the server, uvicorn is no dependency."""
-    uvicorn = VALID | {"project_slug": "uvicorn", "package_name": "fastapi"}
-    assert [line.split()[1] for line in pre_gen.problems(uvicorn)] == [
-        "project_slug",
-        "package_name",
-    ]
-    assert pre_gen.problems(uvicorn | {"serving": "none"}) == []
-    project = bake(tmp_path, project_slug="uvicorn", package_name="fastapi", serving="none")
-    assert 'name = "uvicorn"' in (project / "pyproject.toml").read_text()
-    assert (project / "src" / "fastapi" / "__init__.py").exists()
-
-
 @pytest.mark.parametrize(
-    ("serving", "remote"), list(itertools.product(OPTIONS["serving"], OPTIONS["dvc_remote"]))
+    ("answer", "name", "options"),
+    [
+        ("package_name", "dask", {"compute": "local"}),
+        ("project_slug", "uvicorn", {"serving": "none"}),
+        ("package_name", "dvc_s3", {"dvc_remote": "local"}),
+    ],
 )
-def test_dependency_names_are_those_tomllib_reads(serving: str, remote: str) -> None:
+def test_an_extras_dependency_is_refused_whether_chosen_or_not(answer, name, options) -> None:
+    """Every bake locks every extra, so its names are taken even where it is not installed."""
+    (line,) = pre_gen.problems(VALID | options | {answer: name})
+    assert line.startswith(f"ERROR: {answer} {name!r} is the name of a dependency"), line
+
+
+def test_a_module_of_the_dask_extra_is_refused_as_package() -> None:
+    """distributed comes with dask[distributed] and the Dask engine imports it."""
+    (line,) = pre_gen.problems(VALID | {"package_name": "distributed"})
+    assert line.startswith("ERROR: package_name 'distributed' would shadow the module"), line
+
+
+@pytest.mark.parametrize("serving", OPTIONS["serving"])
+def test_dependency_names_are_those_tomllib_reads(serving: str) -> None:
     """The hook's small TOML reader (Python 3.10 has no tomllib) agrees with tomllib."""
-    answers = VALID | {"serving": serving, "dvc_remote": remote}
+    answers = VALID | {"serving": serving}
     source = (TEMPLATE / pre_gen.PYPROJECT).read_text()
     text = StrictEnvironment(context={"cookiecutter": answers}).from_string(source)
     pyproject = tomllib.loads(text.render(cookiecutter=answers))
     requirements = [
         *pyproject["project"]["dependencies"],
+        *(r for extra in pyproject["project"]["optional-dependencies"].values() for r in extra),
         *pyproject["build-system"]["requires"],
         *(r for group in pyproject["dependency-groups"].values() for r in group),
     ]
     names = {pre_gen.normalise(re.match(r"[A-Za-z0-9._-]+", r).group()) for r in requirements}
     assert set(pre_gen.dependencies(answers)) == names
-    assert ("uvicorn" in names) == (serving == "fastapi")
+    assert {"uvicorn", "dask", "dvc-s3"} <= names  # every extra, whatever the answers
 
 
 def test_a_relative_template_path_bakes(tmp_path: Path) -> None:
