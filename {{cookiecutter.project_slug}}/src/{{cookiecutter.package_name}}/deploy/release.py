@@ -13,13 +13,15 @@ import yaml
 
 from ..errors import PipelineError
 from ..params import Params, load_params
-from ..pipeline.data import features_and_target, read_table
+from ..pipeline.data import features_and_target
 from ..pipeline.features import model_inputs
+from ..pipeline.tables import open_table
 from ..products import product
 from . import bundle
 from .registry import PRODUCTION, Registry, RegistryError, checked, checked_env
 
 log = logging.getLogger(__name__)
+HEAD_ROWS = 1000  # test rows the bundle is built from
 LOWER_IS_BETTER = {"rmse", "mae"}
 
 
@@ -125,7 +127,10 @@ def _deploy(params: Params, store: Registry, env: str) -> str:
             "holds the code and data that made it - commit, then `make deploy`, to avoid that"
         )
     model = joblib.load(model_file)
-    test_features, _ = features_and_target(read_table(product("test")), params.data.target)
+    # The bundle needs the first test rows (its smoke rows) and the columns' types, not the
+    # whole test table, which may be larger than memory.
+    head = next(iter(open_table(product("test"), chunk_rows=HEAD_ROWS)))
+    test_features, _ = features_and_target(head, params.data.target)
     facts = {
         "source_sha256": source,
         "metrics": metrics,
