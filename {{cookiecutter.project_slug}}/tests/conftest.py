@@ -86,3 +86,14 @@ def publish_tiny(registry, frame: pd.DataFrame, **train) -> str:
 @pytest.fixture
 def registry(tmp_path) -> Registry:
     return Registry(str(tmp_path / "registry"), "tiny")
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A Dask cluster of two worker processes, shared by the tests that run stages on the
+    dask engine (compute=dask projects; elsewhere those tests are skipped)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, dashboard_address=None
+    ) as cluster, distributed.Client(cluster) as client:
+        yield client
