@@ -1,9 +1,10 @@
 """Slow tier: the generated project works with its dependencies at their declared floors.
 
 uv's lowest-direct resolution installs every direct dependency at the lowest version its
-pyproject allows (and what those pull in as new as they allow): the unit tests must pass and
-dvc must load the pipeline. A floor below the first release that works fails here, as
-pandera>=0.22 did (no pandera.pandas) and dvc>=3.59 did (it breaks with pathspec 1).
+pyproject allows (and what those pull in as new as they allow), every extra included: the
+unit tests must pass, dvc must load the pipeline and Dask must run the engine's calls. A
+floor below the first release that works fails here, as pandera>=0.22 did (no
+pandera.pandas) and dvc>=3.59 did (it breaks with pathspec 1).
 """
 
 import os
@@ -17,7 +18,22 @@ from .conftest import TEMPLATE, bake, run
 pytestmark = pytest.mark.slow
 # The uv the Makefiles use; `make test` exports it as UV.
 UV = os.environ.get("UV") or shutil.which("uv") or str(TEMPLATE / ".tools/bin/uv")
-CHECKED = ("dvc", "pandas", "pandera")  # the resolution really took these floors
+CHECKED = ("dvc", "pandas", "pandera", "dask")  # the resolution really took these floors
+# The Dask engine's calls (pipeline/dask_tables.py) on the dask extra's floor beside pandas's:
+# a cluster, partitions mapped and read back from Parquet, joblib's work on the workers.
+DASK_SMOKE = """
+import dask.dataframe as dd, pandas as pd, sys
+from distributed import Client, LocalCluster
+from joblib import parallel_config
+from sklearn.ensemble import RandomForestClassifier
+with LocalCluster(n_workers=1, processes=False) as cluster, Client(cluster):
+    frame = pd.DataFrame({"x": range(100), "y": [0, 1] * 50})
+    table = dd.from_pandas(frame, npartitions=4).map_partitions(lambda part: part.assign(z=part.x))
+    table.to_parquet(sys.argv[1], write_index=False)
+    assert dd.read_parquet(sys.argv[1]).z.sum().compute() == frame.x.sum()
+    with parallel_config(backend="dask"):
+        RandomForestClassifier(n_estimators=4, n_jobs=2).fit(frame[["x"]], frame.y)
+"""
 
 
 def release(version: str) -> tuple[int, ...]:
@@ -31,12 +47,15 @@ def release(version: str) -> tuple[int, ...]:
 def test_project_works_at_its_dependency_floors(tmp_path) -> None:
     project = bake(tmp_path)
     pyproject = (project / "pyproject.toml").read_text()
-    # Not --locked: the lowest-direct resolution replaces this bake's uv.lock.
-    run(f"{UV} sync --resolution lowest-direct", project)
+    # Not --locked: the lowest-direct resolution replaces this bake's uv.lock. Every extra,
+    # so each one's floors must resolve with the others' and install.
+    run(f"{UV} sync --resolution lowest-direct --all-extras", project)
     for name in CHECKED:
-        floor = re.search(rf'"{name}>=([\d.]+)"', pyproject).group(1)
+        floor = re.search(rf'"{name}(?:\[[^\]]*\])?>=([\d.]+)"', pyproject).group(1)
         shown = run(f"{UV} pip show --python .venv/bin/python {name}", project).stdout
         installed = re.search(r"^Version: (\S+)$", shown, re.MULTILINE).group(1)
         assert release(installed) == release(floor), f"{name} {installed} is not its floor {floor}"
     run(".venv/bin/dvc dag", project)  # dvc reads dvc.yaml and its ignore rules
+    (tmp_path / "smoke.py").write_text(DASK_SMOKE)
+    run(f".venv/bin/python {tmp_path / 'smoke.py'} {tmp_path / 'parts'}", project)
     run(".venv/bin/pytest -q -x", project)
