@@ -20,6 +20,28 @@ def dvc(arguments: str, cwd: Path) -> str:
     return run(f". .venv/bin/activate && dvc {arguments}", cwd).stdout
 
 
+# A module each extra of the generated pyproject brings.
+EXTRA_MODULES = {
+    "serve": "fastapi",
+    "s3": "dvc_s3",
+    "azure": "dvc_azure",
+    "gs": "dvc_gs",
+    "ssh": "dvc_ssh",
+    "dask": "dask",
+}
+
+
+def installed_extras(root: Path) -> set[str]:
+    """The extras `make install` installed: those whose module the environment can find."""
+    found = run(
+        ".venv/bin/python -c 'import importlib.util, sys; "
+        "print(*[m for m in sys.argv[1:] if importlib.util.find_spec(m)])' "
+        + " ".join(EXTRA_MODULES.values()),
+        root,
+    ).stdout.split()
+    return {extra for extra, module in EXTRA_MODULES.items() if module in found}
+
+
 def ran_stages(output: str) -> set[str]:
     return set(re.findall(r"Running stage '(\w+)'", output))
 
@@ -29,6 +51,7 @@ def project(tmp_path_factory) -> Path:
     """The default bake after `make install && make ci`, its results committed."""
     root = bake(tmp_path_factory.mktemp("default"))
     run("make install", root)
+    assert installed_extras(root) == {"serve"}  # the server; no plugin for a local remote
     result = run("make ci", root)
     assert "dvc.lock is new" in result.stdout
     assert "deploy check passed" in result.stdout
@@ -97,9 +120,10 @@ def test_changed_parameter_reruns_train_and_downstream(project: Path, tmp_path: 
 
 
 def test_regression_project_passes_ci(tmp_path: Path) -> None:
-    # Also the Azure CI file and the gs remote: its lockfile installs and `make ci` passes.
+    # Also the Azure CI file and the gs remote: its extra installs and `make ci` passes.
     root = bake(tmp_path, task="regression", ci_provider="azure", dvc_remote="gs")
     run("make install", root)
+    assert installed_extras(root) == {"serve", "gs"}
     run("make ci", root)
     metrics = json.loads((root / "reports/metrics.json").read_text())
     assert metrics["r2"] > 0.3
@@ -127,9 +151,10 @@ def write_customers(path: Path, rows: int = 300, age=lambda i, rng: rng.randint(
 
 
 def test_own_csv_trains_and_broken_data_fails_validate(tmp_path: Path) -> None:
-    # Also the bare options: no CI, no server, and the ssh remote's lockfile installs.
+    # Also the bare options: no CI, no server, and the ssh remote's extra installs.
     root = bake(tmp_path, ci_provider="none", dvc_remote="ssh", serving="none")
     run("make install", root)
+    assert installed_extras(root) == {"ssh"}
     write_customers(root / "data/external/customers.csv")
     dvc("add -q data/external/customers.csv", root)
     params = yaml.safe_load((root / "params.yaml").read_text())
