@@ -14,14 +14,27 @@ import pandas as pd
 UNIT = 2.0**-53  # the top 53 bits of a hash as a float in [0, 1)
 
 
-def row_hash(frame: pd.DataFrame, seed: int) -> np.ndarray:
-    """A 64-bit hash of each row's values (not its index), keyed by the seed."""
-    key = hashlib.blake2b(str(seed).encode(), digest_size=8).hexdigest()  # 16 characters
-    hashed = pd.util.hash_pandas_object(frame, index=False, hash_key=key, categorize=True)
-    return hashed.to_numpy(dtype=np.uint64)
+def row_hash(frame: pd.DataFrame, seed: int | str) -> np.ndarray:
+    """A 64-bit hash of each row's values (not its index), keyed by the seed.
+
+    pandas' hash_key reaches text columns only, so the key is mixed into each row's hash
+    here: otherwise a table of numbers would hash the same whatever the seed.
+    """
+    digest = hashlib.blake2b(str(seed).encode(), digest_size=8).digest()
+    key = np.uint64(int.from_bytes(digest, "little"))
+    hashed = pd.util.hash_pandas_object(frame, index=False, categorize=True)
+    return mix(hashed.to_numpy(dtype=np.uint64) ^ key)
 
 
-def uniform(frame: pd.DataFrame, seed: int) -> np.ndarray:
+def mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: each output bit depends on every input bit."""
+    with np.errstate(over="ignore"):
+        values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return values ^ (values >> np.uint64(31))
+
+
+def uniform(frame: pd.DataFrame, seed: int | str) -> np.ndarray:
     """Each row's hash as a number in [0, 1), uniform over rows with distinct values."""
     return (row_hash(frame, seed) >> np.uint64(11)).astype(np.float64) * UNIT
 
@@ -38,10 +51,15 @@ def sample_fraction(total: int, cap: int) -> float:
 
 
 def sample_mask(frame: pd.DataFrame, seed: int, fraction: float) -> np.ndarray:
-    """The rows a deterministic sample of `fraction` keeps."""
+    """The rows a deterministic sample of `fraction` keeps.
+
+    Keyed apart from the split's hash: with one seed for both (train.seed and split.seed
+    are both 42 by default), a sample of the training rows, whose split hash is at least
+    test_size, would keep a narrow band of them, and none when fraction < test_size.
+    """
     if fraction >= 1.0:
         return np.ones(len(frame), dtype=bool)
-    return uniform(frame, seed) < fraction
+    return uniform(frame, f"sample-{seed}") < fraction
 
 
 def count_rows(table) -> int:
