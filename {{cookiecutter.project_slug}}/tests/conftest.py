@@ -10,6 +10,7 @@ import pytest
 from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.params import Params
+from {{ cookiecutter.package_name }}.pipeline import tables
 from {{ cookiecutter.package_name }}.pipeline.data import features_and_target
 from {{ cookiecutter.package_name }}.stages.profile import profile as profile_of
 from {{ cookiecutter.package_name }}.stages.train import train as train_model
@@ -76,7 +77,8 @@ def publish_tiny(registry, frame: pd.DataFrame, **train) -> str:
     params = make_params(**train)
     model = train_model(frame, params)
     features, _ = features_and_target(frame, "target")
-    profile = json.dumps(profile_of(model, frame, frame, params)).encode()
+    table = tables.from_frame(frame)
+    profile = json.dumps(profile_of(model, table, table, params)).encode()
     files, manifest = bundle.build(model, features, profile, {"metrics": {"accuracy": 0.9}})
     version = registry.publish(files, manifest, "abc1234")
     registry.promote(version)
@@ -93,7 +95,6 @@ def dask_client():
     """A Dask cluster of two worker processes, shared by the tests that run stages on the
     dask engine (compute=dask projects; elsewhere those tests are skipped)."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
         yield client

@@ -3,6 +3,9 @@
 Per feature of the training rows: quantile bins and the empirical CDF for numbers,
 category frequencies for text, and the missing rate; plus the distribution of the model's
 predictions on the test rows. `python -m <package> monitor` compares batches with it.
+
+The bins and ECDF points come from a deterministic sample (pipeline/profiling.py says why
+its size); each partition then counts on them, and the counts are summed.
 """
 
 import argparse
@@ -15,31 +18,69 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ..params import Params, load_params
-from ..pipeline.data import features_and_target, read_table
+from ..pipeline import profiling, rows
+from ..pipeline.data import features_and_target
+from ..pipeline.engine import Table, open_table, running
 from ..pipeline.features import column_kinds, model_inputs
-from ..pipeline.profiling import categorical_summary, numeric_summary
 
 log = logging.getLogger(__name__)
 
 
-def profile(model: Pipeline, train: pd.DataFrame, test: pd.DataFrame, params: Params) -> dict:
+def feature_counts(frame: pd.DataFrame, number: int, grids: dict, categorical: list) -> dict:
+    """One partition's rows and counts: numeric features on their grids, categories by name."""
+    counts = {name: profiling.numeric_counts(frame[name], grid) for name, grid in grids.items()}
+    counts |= {name: profiling.category_counts(frame[name]) for name in categorical}
+    return {"rows": len(frame), "columns": counts}
+
+
+def predicted(frame: pd.DataFrame, model: Pipeline, target: str) -> pd.Series:
+    """The model's predictions for the rows of a partition."""
+    if not len(frame):
+        return pd.Series([], dtype=float)
+    features, _ = features_and_target(frame, target)
+    return pd.Series(model.predict(model_inputs(model, features)))
+
+
+def class_counts(frame: pd.DataFrame, number: int, model: Pipeline, target: str) -> dict:
+    return profiling.category_counts(predicted(frame, model, target).astype(str))
+
+
+def value_counts(frame: pd.DataFrame, number: int, model: Pipeline, target: str, grid) -> dict:
+    return profiling.numeric_counts(predicted(frame, model, target).astype(float), grid)
+
+
+def profile(model: Pipeline, train: Table, test: Table, params: Params) -> dict:
     """Summarise the model's input columns in the training rows, and its test predictions."""
     target = params.data.target
-    features = model_inputs(model, train)
-    kinds = column_kinds(features)
-    columns = {name: numeric_summary(features[name]) for name in kinds.numeric}
-    columns |= {name: categorical_summary(features[name]) for name in kinds.categorical}
-    test_features, _ = features_and_target(test, target)
-    predictions = pd.Series(model.predict(model_inputs(model, test_features)))
+    sample = model_inputs(model, rows.sample(train, profiling.SAMPLE_ROWS, profiling.SAMPLE_SEED))
+    kinds = column_kinds(sample)
+    grids = {name: profiling.numeric_grid(sample[name]) for name in kinds.numeric}
+    parts = train.summarise(feature_counts, grids, kinds.categorical)
+    columns = {
+        name: profiling.numeric_summary_of(
+            profiling.merge_numeric([part["columns"][name] for part in parts]), grid
+        )
+        for name, grid in grids.items()
+    }
+    columns |= {
+        name: profiling.categorical_summary_of(
+            profiling.merge_categories([part["columns"][name] for part in parts])
+        )
+        for name in kinds.categorical
+    }
     if params.task == "classification":
-        predicted = categorical_summary(predictions.astype(str))
+        merged = profiling.merge_categories(test.summarise(class_counts, model, target))
+        predictions = profiling.categorical_summary_of(merged)
     else:
-        predicted = numeric_summary(predictions.astype(float))
+        test_sample = rows.sample(test, profiling.SAMPLE_ROWS, profiling.SAMPLE_SEED)
+        grid = profiling.numeric_grid(predicted(test_sample, model, target).astype(float))
+        counts = profiling.merge_numeric(test.summarise(value_counts, model, target, grid))
+        predictions = profiling.numeric_summary_of(counts, grid)
     return {
-        "rows": len(train),
+        "rows": sum(part["rows"] for part in parts),
         "target": target,
         "features": dict(sorted(columns.items())),
-        "predictions": predicted,
+        "predictions": predictions,
     }
 
 
@@ -52,7 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params()
     model = joblib.load(args.model)
-    reference = profile(model, read_table(args.train), read_table(args.test), params)
+    with running():
+        reference = profile(model, open_table(args.train), open_table(args.test), params)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(reference, indent=2) + "\n")
     log.info("profiled %d features of %d rows", len(reference["features"]), reference["rows"])
