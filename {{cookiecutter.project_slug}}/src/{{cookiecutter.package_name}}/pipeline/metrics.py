@@ -1,4 +1,8 @@
-"""Scores and plot tables for a fitted model on held-out rows."""
+"""Scores and plot tables for a fitted model on held-out rows.
+
+The reports take the model's outputs (scored partition by partition by the evaluate stage),
+not the model, so held-out rows are predicted once, wherever they are.
+"""
 
 import numpy as np
 import pandas as pd
@@ -10,12 +14,12 @@ from sklearn.preprocessing import label_binarize
 
 
 def classification_report(
-    model: Pipeline, features: pd.DataFrame, actual: pd.Series
+    actual: pd.Series, predicted: np.ndarray, scores: np.ndarray, classes: np.ndarray
 ) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Accuracy, F1, precision, recall and ROC AUC; confusion, ROC and PR curves."""
-    predicted = model.predict(features)
-    scores = model.predict_proba(features)
-    classes = model.classes_
+    """Accuracy, F1, precision, recall and ROC AUC; confusion, ROC and PR curves.
+
+    scores: the class probabilities, a column per class in the order of classes.
+    """
     binary = len(classes) == 2
     average = "binary" if binary else "macro"
     options = {"average": average, "zero_division": 0}
@@ -48,10 +52,9 @@ def classification_report(
 
 
 def regression_report(
-    model: Pipeline, features: pd.DataFrame, actual: pd.Series
+    actual: pd.Series, predicted: np.ndarray
 ) -> tuple[dict, dict[str, pd.DataFrame]]:
     """RMSE, MAE and R2; predicted-vs-actual and residuals."""
-    predicted = model.predict(features)
     result = {
         "rmse": metrics.root_mean_squared_error(actual, predicted),
         "mae": metrics.mean_absolute_error(actual, predicted),
@@ -73,7 +76,8 @@ def importance_table(
 ) -> pd.DataFrame:
     """Permutation importance of each input column: the score lost when it is shuffled.
 
-    It predicts repeats x columns times, so a sample of max_rows keeps it cheap on big data.
+    It predicts repeats x columns times, so at most max_rows rows are used: the evaluate
+    stage passes a deterministic sample of that many, which keeps it cheap on big data.
     """
     # Every core, in threads: predicting releases the GIL, and worker processes would cost
     # more to start than small data takes. Shuffles are seeded per column: any count agrees.

@@ -1,4 +1,10 @@
-"""Stage evaluate: score the model on the test rows and write metrics and plot data."""
+"""Stage evaluate: score the model on the test rows and write metrics and plot data.
+
+The test rows are scored partition by partition (on the workers with compute=dask) into
+one small frame per partition: the actual value, the prediction and, for a classifier, the
+class probabilities. The metrics and plots come from those frames together; permutation
+importance from a deterministic sample of evaluate.importance_max_rows test rows.
+"""
 
 import argparse
 import json
@@ -10,32 +16,54 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ..params import Params, load_params
-from ..pipeline.data import features_and_target, read_table
+from ..pipeline import rows
+from ..pipeline.data import features_and_target
+from ..pipeline.engine import Table, open_table, running
 from ..pipeline.features import model_inputs
 from ..pipeline.metrics import classification_report, importance_table, regression_report
 
 log = logging.getLogger(__name__)
 DIGITS = 6  # enough for any comparison, short enough to read in `dvc metrics diff`
+ACTUAL, PREDICTED, SCORE = "actual", "predicted", "score_"
 
 
-def evaluate(
-    model: Pipeline, test: pd.DataFrame, params: Params
-) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Return the metrics and the plot tables, keyed by file name."""
-    features, actual = features_and_target(test, params.data.target)
+def scored(frame: pd.DataFrame, number: int, model: Pipeline, target: str) -> pd.DataFrame:
+    """One partition's actual values, predictions and (classifiers) class probabilities,
+    the latter in the columns score_0, score_1, ... in the order of model.classes_."""
+    if not len(frame):
+        return pd.DataFrame()
+    features, actual = features_and_target(frame, target)
     features = model_inputs(model, features)
-    report = classification_report if params.task == "classification" else regression_report
-    scores, plots = report(model, features, actual)
+    result = {ACTUAL: actual.to_numpy(), PREDICTED: model.predict(features)}
+    if hasattr(model, "predict_proba"):
+        for i, column in enumerate(model.predict_proba(features).T):
+            result[f"{SCORE}{i}"] = column
+    return pd.DataFrame(result)
+
+
+def evaluate(model: Pipeline, test: Table, params: Params) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """Return the metrics and the plot tables, keyed by file name."""
+    target = params.data.target
+    parts = [part for part in test.summarise(scored, model, target) if len(part)]
+    outputs = pd.concat(parts, ignore_index=True)
+    actual, predicted = outputs[ACTUAL], outputs[PREDICTED].to_numpy()
+    if params.task == "classification":
+        scores = outputs[[f"{SCORE}{i}" for i in range(len(model.classes_))]].to_numpy()
+        metrics, plots = classification_report(actual, predicted, scores, model.classes_)
+    else:
+        metrics, plots = regression_report(actual, predicted)
     settings = params.evaluate
+    sample = rows.sample(test, settings.importance_max_rows, params.train.seed)
+    features, sample_actual = features_and_target(sample, target)
     plots["importance.csv"] = importance_table(
         model,
-        features,
-        actual,
+        model_inputs(model, features),
+        sample_actual,
         settings.importance_repeats,
         settings.importance_max_rows,
         params.train.seed,
     )
-    return {name: round(float(value), DIGITS) for name, value in scores.items()}, plots
+    return {name: round(float(value), DIGITS) for name, value in metrics.items()}, plots
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plots", type=Path, required=True, help="folder for plot data")
     args = parser.parse_args(argv)
     params = load_params()
-    scores, plots = evaluate(joblib.load(args.model), read_table(args.test), params)
+    with running():
+        scores, plots = evaluate(joblib.load(args.model), open_table(args.test), params)
     args.metrics.parent.mkdir(parents=True, exist_ok=True)
     args.metrics.write_text(json.dumps(scores, indent=2) + "\n")
     args.plots.mkdir(parents=True, exist_ok=True)
