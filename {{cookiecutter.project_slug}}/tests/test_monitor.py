@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from {{ cookiecutter.package_name }}.cli import main as cli
+from {{ cookiecutter.package_name }}.monitoring import monitor as monitoring
+from {{ cookiecutter.package_name }}.pipeline import tables
 from {{ cookiecutter.package_name }}.products import product
 from {{ cookiecutter.package_name }}.stages.profile import profile
 from {{ cookiecutter.package_name }}.stages.train import train
@@ -52,7 +54,7 @@ def workspace(tmp_path, monkeypatch, training, task):
     model = train(training, params)
     product("model").parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, product("model"))
-    reference = profile(model, training, training, params)
+    reference = profile(model, tables.from_frame(training), tables.from_frame(training), params)
     product("profile").parent.mkdir(parents=True, exist_ok=True)
     product("profile").write_text(json.dumps(reference))
     return tmp_path
@@ -108,8 +110,8 @@ def test_the_production_reference_is_used_once_deployed(workspace, monkeypatch, 
             "lacks 3 of the model's 3 feature columns (colour, count, size)",
         ),
         ("garbage.parquet", "not parquet at all", "cannot read garbage.parquet"),
-        ("missing.csv", None, "missing.csv does not exist"),
-        ("notes.txt", "hello", "not a .csv or .parquet file"),
+        ("missing.csv", None, "'missing.csv' does not exist"),
+        ("notes.txt", "hello", "holds files of type(s) .txt"),
         ("text.csv", "size,count,colour\nbig,1,red\n", "column 'size' holds text"),
     ],
 )
@@ -141,3 +143,49 @@ def test_regression_predictions_drift_as_numbers(workspace, monkeypatch, trainin
     report = json.loads((workspace / "reports/drift.json").read_text())
     assert report["predictions"]["kind"] == "numeric"
     assert report["prediction_drift"] and report["drifted_features"] == ["size"]
+
+
+def report_of(workspace) -> dict:
+    """The drift report, batch means rounded (sums in another order differ in the last bits)."""
+    report = json.loads((workspace / "reports/drift.json").read_text())
+    report.pop("batch")
+    for result in [*report["features"].values(), report["predictions"]]:
+        if result.get("mean", {}).get("batch") is not None:
+            result["mean"]["batch"] = round(result["mean"]["batch"], 9)
+    return report
+
+
+def test_a_dataset_in_parts_and_in_chunks_reports_as_one_file(
+    workspace, monkeypatch, training
+) -> None:
+    """A folder of Parquet files, or a file read a few rows at a time, is counted partition
+    by partition into the same statistics as the rows at once."""
+    batch = training.sample(300, random_state=0)
+    batch["size"] += 1  # some drift, so the statistics are not all zero
+    batch.to_parquet("batch.parquet")
+    assert monitor(monkeypatch, "batch.parquet") == 1
+    at_once = report_of(workspace)
+    (workspace / "parts").mkdir()
+    for number, start in enumerate(range(0, 300, 70)):
+        batch.iloc[start : start + 70].to_parquet(f"parts/part-{number:05d}.parquet")
+    assert monitor(monkeypatch, "parts") == 1
+    assert report_of(workspace) == at_once
+    monkeypatch.setattr(monitoring, "CHUNK_ROWS", 50)
+    assert monitor(monkeypatch, "batch.parquet") == 1
+    assert report_of(workspace) == at_once
+
+
+def test_predictions_of_the_reference_version_are_read_not_made(
+    workspace, monkeypatch, training
+) -> None:
+    """Rows `make predict` scored with the production version carry its predictions: the
+    monitor uses them. Another version's are predicted again with production's model."""
+    from {{ cookiecutter.package_name }}.deploy.registry import Registry
+
+    version = publish_tiny(Registry(str(workspace / "registry"), "tiny"), training)
+    batch = training.sample(300, random_state=0).assign(prediction=1)  # not what it predicts
+    batch.assign(model_version=version).to_parquet("scored.parquet")
+    assert monitor(monkeypatch, "scored.parquet") == 1
+    assert report_of(workspace)["prediction_drift"]
+    batch.assign(model_version="0001-older").to_parquet("older.parquet")
+    assert monitor(monkeypatch, "older.parquet") == 0

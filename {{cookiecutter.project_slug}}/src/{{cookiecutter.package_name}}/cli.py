@@ -25,6 +25,7 @@ COMMANDS = {
     "deploy-check": ("deploy.check:main", "deploy to a throwaway registry and check it serves"),
     "compare": ("compare:main", "report metrics, params and plots against a git revision"),
     "monitor": ("monitoring.monitor:main", "check a batch for drift: exit 0, 1 drift, 2 unusable"),
+    "predict": ("scoring:main", "score DATA with DEPLOY_ENV's version into Parquet parts at --out"),
 {%- if cookiecutter.serving == "fastapi" %}
     "serve": ("serve.main:main", "run the REST server (settings from SERVE_* variables)"),
 {%- endif %}

@@ -1,6 +1,8 @@
 """`monitor`: compare a batch of data with the reference of the current model.
 
-The batch is a CSV or Parquet file, or a folder of the server's prediction logs. The
+The batch is a CSV or Parquet file, a folder, glob or URL of them (`make predict`'s output
+too), or a folder of the server's prediction logs; it is counted partition by partition on
+the reference's bins and categories (drift.py), so memory holds one partition. The
 reference is the production version's profile (MODEL_REGISTRY), or the workspace's
 models/ before anything is deployed. Writes reports/drift.json, drift.md and drift.html.
 Exit codes: 0 no drift, 1 drift, 2 unusable input (the message names the problem).
@@ -18,13 +20,17 @@ from ..deploy.bundle import PROFILE_FILE, check_and_load
 from ..deploy.release import registry
 from ..errors import PipelineError, UnusableInput
 from ..params import Params, load_params
+from ..pipeline.engine import open_table, running
 from ..pipeline.features import prepare
+from ..pipeline.sources import FORMATS
 from ..products import product
+from ..scoring import MODEL_VERSION, PREDICTION
 from . import drift
 from . import report as driftreport
 
 log = logging.getLogger(__name__)
 LOG_PATTERN = "predictions*.jsonl"  # the server's prediction logs (serve/predictionlog.py)
+CHUNK_ROWS = 1_000_000  # rows the local engine reads at a time: memory is bounded by a chunk
 
 
 def read_logs(folder: Path) -> tuple[pd.DataFrame, pd.Series]:
@@ -46,30 +52,23 @@ def read_logs(folder: Path) -> tuple[pd.DataFrame, pd.Series]:
     return pd.DataFrame.from_records(rows), pd.Series(predictions, dtype=object)
 
 
-def read_batch(path: Path) -> tuple[pd.DataFrame, pd.Series | None]:
-    """The batch's rows, and the logged predictions when it is a folder of logs."""
-    if path.is_dir():
-        frame, predictions = read_logs(path)
-    else:
-        readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
-        if path.suffix.lower() not in readers:
-            raise UnusableInput(
-                f"{path} is not a .csv or .parquet file, nor a folder of prediction logs"
-            )
-        try:
-            frame = readers[path.suffix.lower()](path)
-        except FileNotFoundError:
-            raise UnusableInput(f"{path} does not exist") from None
-        except Exception as error:  # each reader raises its own kinds; all mean unreadable
-            raise UnusableInput(f"cannot read {path}: {error}") from None
-        predictions = None
-    if frame.empty:
-        raise UnusableInput(f"{path} holds no rows")
-    return frame, predictions
+def log_folder(batch: str) -> Path | None:
+    """The batch as a folder of the server's prediction logs, if that is what it is."""
+    path = Path(batch)
+    if "://" in batch or not path.is_dir():
+        return None
+    if any(path.glob(LOG_PATTERN)):
+        return path
+    if not any(name.suffix.lower() in FORMATS for name in path.rglob("*")):
+        raise UnusableInput(
+            f"{path} holds no prediction logs ({LOG_PATTERN}) and no Parquet or CSV files"
+        )
+    return None
 
 
-def reference(params: Params) -> tuple[dict, object, str]:
-    """The profile and model of the production version, or the workspace's before a deploy."""
+def reference(params: Params) -> tuple[dict, object, str, str | None]:
+    """The profile, model and version of production, or the workspace's before a deploy
+    (no version then); and where they came from."""
     store = registry(params)
     current = store.current()
     if current:
@@ -77,75 +76,133 @@ def reference(params: Params) -> tuple[dict, object, str]:
         files = {name: store.read(current, name) for name in manifest["sha256"]}
         loaded = check_and_load(manifest, files)
         profile = json.loads(files[PROFILE_FILE])
-        return profile, loaded.model, f"production version {current} ({store.location})"
+        return profile, loaded.model, f"production version {current} ({store.location})", current
     profile_file = product("profile")
     if not profile_file.exists():
         raise PipelineError(f"no model deployed and no {profile_file} - run `make repro` first")
     profile = json.loads(profile_file.read_text())
     model = joblib.load(product("model"))
-    return profile, model, f"the workspace's {profile_file} (nothing deployed yet)"
+    return profile, model, f"the workspace's {profile_file} (nothing deployed yet)", None
 
 
-def check_columns(frame: pd.DataFrame, profile: dict) -> None:
+def check_columns(columns: list[str], profile: dict) -> None:
     expected = list(profile["features"])
-    missing = [name for name in expected if name not in frame.columns]
+    missing = [name for name in expected if name not in columns]
     if missing:
-        found = ", ".join(map(str, list(frame.columns)[:10])) or "none"
+        found = ", ".join(map(str, columns[:10])) or "none"
         raise UnusableInput(
             f"the batch lacks {len(missing)} of the model's {len(expected)} feature columns "
             f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}); "
             f"its columns are: {found}"
         )
+
+
+def as_numbers(frame: pd.DataFrame, profile: dict, number: int) -> pd.DataFrame:
+    """The partition with its numeric features as numbers; text among them is unusable."""
+    numeric = {}
     for name, summary in profile["features"].items():
         if summary["kind"] == "numeric":
             numbers = pd.to_numeric(frame[name], errors="coerce")
             if (numbers.isna() & frame[name].notna()).any():
-                raise UnusableInput(f"column {name!r} holds text where the model expects numbers")
-            frame[name] = numbers
+                raise UnusableInput(
+                    f"column {name!r} holds text where the model expects numbers "
+                    f"(partition {number})"
+                )
+            numeric[name] = numbers
+    return frame.assign(**numeric)
 
 
-def predict(model, frame: pd.DataFrame, profile: dict) -> pd.Series:
+def predictions_of(frame: pd.DataFrame, profile: dict, model, version: str | None) -> pd.Series:
+    """The model's predictions for a partition. Rows `make predict` scored with this very
+    version already carry them: the same bundle gives the same outputs, so they are read,
+    not computed again. Another version's (or none) are predicted anew: its reference must
+    be compared with its own model's outputs."""
+    scored = version is not None and {PREDICTION, MODEL_VERSION} <= set(frame.columns)
+    if scored and (frame[MODEL_VERSION] == version).all():
+        return frame[PREDICTION].reset_index(drop=True)
     features = prepare(frame[list(profile["features"])])
     return pd.Series(model.predict(features))
 
 
-def compare(batch: Path) -> dict:
+def batch_counts(
+    frame: pd.DataFrame,
+    number: int,
+    profile: dict,
+    model,
+    version: str | None,
+    logged: pd.Series | None = None,
+) -> dict:
+    """One partition's counts for every feature and the predictions (drift.column_counts)."""
+    frame = as_numbers(frame, profile, number)
+    counts = {
+        "rows": len(frame),
+        "features": {
+            name: drift.column_counts(summary, frame[name])
+            for name, summary in profile["features"].items()
+        },
+    }
+    if "predictions" in profile and len(frame):
+        predictions = predictions_of(frame, profile, model, version) if logged is None else logged
+        kind = profile["predictions"]["kind"]
+        values = predictions.astype(str) if kind == "categorical" else predictions.astype(float)
+        counts["predictions"] = drift.column_counts(profile["predictions"], values)
+    return counts
+
+
+def count_batch(batch: str, profile: dict, model, version: str | None) -> list[dict]:
+    """Per-partition counts of a batch: a folder of prediction logs (in memory, with the
+    predictions the server logged) or a dataset read a chunk at a time."""
+    folder = log_folder(batch)
+    if folder is not None:
+        frame, logged = read_logs(folder)
+        check_columns(list(frame.columns), profile)
+        return [batch_counts(frame, 0, profile, model, version, logged)]
+    try:
+        table = open_table(batch, chunk_rows=CHUNK_ROWS)
+        check_columns(table.columns, profile)
+        return table.summarise(batch_counts, profile, model, version)
+    except (OSError, ValueError) as error:  # each reader raises its own kinds: unreadable
+        raise UnusableInput(f"cannot read {batch}: {error}") from None
+
+
+def compare(batch: str) -> dict:
     """The whole drift report for a batch, as a dictionary."""
-    frame, predictions = read_batch(batch)
     params = load_params()
-    profile, model, source = reference(params)
-    check_columns(frame, profile)
-    if predictions is None:
-        predictions = predict(model, frame, profile)
+    profile, model, source, version = reference(params)
+    with running():
+        parts = count_batch(batch, profile, model, version)
+    rows = sum(part["rows"] for part in parts)
+    if rows == 0:
+        raise UnusableInput(f"{batch} holds no rows")
     rules = params.monitor
     columns = dict(profile["features"])
     tests = len(columns) + ("predictions" in profile)
     alpha = rules.p_value / tests  # Bonferroni: the level holds for the batch as a whole
     features = {
-        name: drift.column_drift(summary, frame[name], rules, alpha)
+        name: drift.column_drift(
+            summary, drift.merge_counts([part["features"][name] for part in parts]), rules, alpha
+        )
         for name, summary in columns.items()
     }
     report = {
-        "batch": str(batch),
+        "batch": batch,
         "reference": source,
-        "rows": len(frame),
+        "rows": rows,
         "reference_rows": profile["rows"],
         "family_p_value": rules.p_value,
         "alpha_per_test": alpha,
         "features": features,
     }
     if "predictions" in profile:
-        kind = profile["predictions"]["kind"]
-        values = predictions.astype(str) if kind == "categorical" else predictions.astype(float)
-        report["predictions"] = drift.column_drift(profile["predictions"], values, rules, alpha)
+        scored = [part["predictions"] for part in parts if "predictions" in part]
+        counts = drift.merge_counts(scored)
+        report["predictions"] = drift.column_drift(profile["predictions"], counts, rules, alpha)
     drifted = [name for name, result in features.items() if result["drifted"]]
     report["drifted_features"] = drifted
     report["prediction_drift"] = bool(report.get("predictions", {}).get("drifted"))
     report["drift"] = bool(drifted) or report["prediction_drift"]
-    if len(frame) < rules.min_rows:
-        report["warning"] = (
-            f"only {len(frame)} rows: tests have little power under {rules.min_rows}"
-        )
+    if rows < rules.min_rows:
+        report["warning"] = f"only {rows} rows: tests have little power under {rules.min_rows}"
     return report
 
 
@@ -153,16 +210,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="monitor", description=__doc__)
     parser.add_argument(
         "batch",
-        type=Path,
         nargs="?",
-        help="CSV, Parquet, or a folder of prediction logs (default: the ingested data)",
+        help="CSV or Parquet: a file, folder, glob or URL; or a folder of prediction logs "
+        "(default: the ingested data)",
     )
     parser.add_argument("--out", type=Path, default=Path("reports"), help="folder for the reports")
     args = parser.parse_args(argv)
     for stale in driftreport.paths(args.out):
         stale.unlink(missing_ok=True)  # never leave an old verdict beside a failed run
     try:
-        report = compare(args.batch or product("raw"))
+        report = compare(args.batch or str(product("raw")))
     except UnusableInput:
         raise
     except PipelineError as error:  # no reference to compare with is unusable too: exit 2

@@ -31,12 +31,6 @@ SAMPLE_ROWS = 100_000
 SAMPLE_SEED = 0  # fixed: the grid only has to be the same on every run
 
 
-def bin_shares(values: np.ndarray, edges: list[float]) -> np.ndarray:
-    """The share of values in each bin [edge_i, edge_i+1), open at both ends."""
-    counts = bin_counts(values, edges)
-    return counts / max(len(values), 1)
-
-
 def bin_counts(values: np.ndarray, edges: list[float]) -> np.ndarray:
     """The number of values in each bin [edge_i, edge_i+1), open at both ends."""
     bins = np.searchsorted(np.asarray(edges, dtype=float), values, side="right")

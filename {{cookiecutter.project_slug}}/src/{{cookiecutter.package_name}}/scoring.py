@@ -1,0 +1,160 @@
+"""`predict`: score a dataset with the version an environment serves, into Parquet parts.
+
+The version is loaded from the registry with the server's checks (deploy/bundle.py:
+checksums, scikit-learn version, allowed types, smoke rows), and its rows are prepared as
+the server prepares a request's (numbers as floats, text as objects, by the manifest's
+types). The data (a file, folder, glob or URL) is scored a
+partition at a time (a chunk of rows on the local engine), and each becomes a part of OUT:
+the input columns, `prediction`, `probability_<class>` for a classifier, `model_version`.
+`make monitor DATA=OUT` reads it back, predictions included.
+"""
+
+import argparse
+import logging
+import time
+from fnmatch import fnmatchcase
+
+import fsspec
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from .deploy.bundle import check_and_load
+from .deploy.release import environment, registry
+from .errors import PipelineError, UnusableInput
+from .params import load_params
+from .pipeline.engine import open_table, running
+
+log = logging.getLogger(__name__)
+PREDICTION, MODEL_VERSION, PROBABILITY = "prediction", "model_version", "probability_"
+CHUNK_ROWS = 1_000_000  # rows the local engine scores at a time: memory is bounded by a chunk
+PART_PATTERN = "part-*.parquet"  # what OUT may hold: only an earlier run's parts are replaced
+
+
+def served_model(env: str | None) -> tuple[str, Pipeline, list[dict]]:
+    """The checked model the environment serves: its version, the model, its features."""
+    env = environment(env)
+    store = registry(load_params())
+    version = store.current(env)
+    if version is None:
+        raise PipelineError(
+            f"{env} serves no version in {store.location} - deploy one first: "
+            f"make deploy DEPLOY_ENV={env}"
+        )
+    manifest = store.manifest(version)
+    files = {name: store.read(version, name) for name in manifest["sha256"]}
+    loaded = check_and_load(manifest, files)
+    return loaded.version, loaded.model, manifest["features"]
+
+
+def check_columns(columns: list[str], features: list[dict], data: str) -> None:
+    missing = [feature["name"] for feature in features if feature["name"] not in columns]
+    if missing:
+        raise UnusableInput(
+            f"{data} lacks {len(missing)} of the model's {len(features)} feature columns "
+            f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}); "
+            f"its columns are: {', '.join(columns[:10]) or 'none'}"
+        )
+
+
+def model_frame(frame: pd.DataFrame, features: list[dict], number: int) -> pd.DataFrame:
+    """The model's input from a partition, in the form the server gives a request's rows
+    (bundle.frame_from_blocks): its features in training order, numbers as floats and text
+    as objects with NaN for missing, typed by the manifest rather than guessed per chunk (a
+    chunk where a text column is all missing stays text). Text among numbers is refused."""
+    columns = {}
+    for feature in features:
+        name, column = feature["name"], frame[feature["name"]]
+        if feature["type"] == "number":
+            columns[name] = pd.to_numeric(column, errors="coerce").astype(float)
+            if (columns[name].isna() & column.notna()).any():
+                raise UnusableInput(
+                    f"column {name!r} holds text where the model expects numbers "
+                    f"(partition {number})"
+                )
+        else:
+            columns[name] = column.astype(object).where(column.notna(), np.nan)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def score(
+    frame: pd.DataFrame, number: int, model: Pipeline, features: list[dict], version: str
+) -> pd.DataFrame:
+    """One partition with its predictions (and class probabilities) and the model version.
+
+    As the server does, the preprocessing runs once and a classifier's predictions are
+    read off its probabilities. Outputs of an earlier scoring are replaced, not kept twice.
+    """
+    scored = frame.drop(columns=[name for name in frame.columns if is_output(name)])
+    inputs = model[:-1].transform(model_frame(frame, features, number)) if len(frame) else None
+    estimator = model[-1]
+    classes = getattr(estimator, "classes_", None)
+    outputs: dict[str, np.ndarray] = {}
+    if classes is None:
+        predicted = estimator.predict(inputs) if len(frame) else []
+        outputs[PREDICTION] = np.asarray(predicted, dtype=float)
+    else:
+        probabilities = (
+            np.asarray(estimator.predict_proba(inputs), dtype=float)
+            if len(frame)
+            else np.empty((0, len(classes)))
+        )
+        outputs[PREDICTION] = classes[probabilities.argmax(axis=1)]
+        for i, name in enumerate(classes):
+            outputs[f"{PROBABILITY}{name}"] = probabilities[:, i]
+    outputs[MODEL_VERSION] = np.full(len(frame), version, dtype=object)
+    return scored.assign(**outputs)
+
+
+def is_output(name: str) -> bool:
+    return name in (PREDICTION, MODEL_VERSION) or name.startswith(PROBABILITY)
+
+
+def clear_output(out: str) -> None:
+    """Make way for the parts: OUT must not exist, or hold only part-*.parquet files (an
+    earlier run's, deleted now so no stale part is left). Anything else is refused and
+    nothing deleted: OUT may be a folder the user keeps other data in."""
+    fs, path = fsspec.core.url_to_fs(out)
+    if not fs.exists(path):
+        return
+    if not fs.isdir(path):
+        raise PipelineError(f"OUT {out} is a file - name a folder for the Parquet parts")
+    names = [entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(path, detail=False)]
+    names = [name for name in names if name]
+    others = sorted(name for name in names if not fnmatchcase(name, PART_PATTERN))
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise PipelineError(
+            f"OUT {out} holds files other than {PART_PATTERN} ({shown}) - name a new or empty "
+            "folder, or one only an earlier `make predict` wrote to; nothing was deleted"
+        )
+    for name in names:
+        fs.rm(f"{path.rstrip('/')}/{name}")
+
+
+def predict(data: str, out: str, env: str | None = None) -> str:
+    """Score DATA with the environment's version into OUT; say what was done."""
+    version, model, features = served_model(env)
+    clear_output(out)
+    started = time.monotonic()
+    with running():
+        table = open_table(data, chunk_rows=CHUNK_ROWS)
+        check_columns(table.columns, features, data)
+        # Each part holds its partition's rows, every one scored: rows written = rows read.
+        rows = table.map(score, model, features, version).write_parts(out)
+    seconds = time.monotonic() - started
+    return (
+        f"read {rows} rows of {data}, scored them with version {version} and wrote {rows} "
+        f"rows to {out} in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)"
+    )
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="predict", description=__doc__)
+    parser.add_argument("data", help="rows to score: a CSV or Parquet file, folder, glob or URL")
+    parser.add_argument("--out", required=True, help="folder (path or URL) for the Parquet parts")
+    parser.add_argument(
+        "--env", help="the environment whose version scores (default: DEPLOY_ENV, else production)"
+    )
+    arguments = parser.parse_args(argv)
+    log.info(predict(arguments.data, arguments.out, arguments.env))

@@ -1,0 +1,134 @@
+"""`predict`: a dataset scored with the served version into Parquet parts, and fed to monitor."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }} import scoring
+from {{ cookiecutter.package_name }}.cli import main as cli
+from {{ cookiecutter.package_name }}.deploy import bundle
+from {{ cookiecutter.package_name }}.deploy.registry import Registry
+from {{ cookiecutter.package_name }}.pipeline import engine, tables
+
+from .conftest import PROJECT, make_params, publish_tiny
+
+LOCAL = engine.open_table is tables.open_table  # chunks of rows are the local engine's
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A project folder with params.yaml and an empty registry of its own."""
+    shutil.copy(PROJECT / "dvc.yaml", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MODEL_REGISTRY", str(tmp_path / "registry"))
+    monkeypatch.delenv("DEPLOY_ENV", raising=False)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(make_params().model_dump()))
+    return tmp_path
+
+
+@pytest.fixture
+def version(project: Path, mixed_frame: pd.DataFrame) -> str:
+    return publish_tiny(Registry(str(project / "registry"), "tiny"), mixed_frame)
+
+
+def run(monkeypatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["prog", *map(str, args)])
+    try:
+        return cli()
+    except SystemExit as exit:
+        return exit.code
+
+
+def in_parts(frame: pd.DataFrame, folder: Path, rows: int) -> None:
+    folder.mkdir()
+    for number, start in enumerate(range(0, len(frame), rows)):
+        frame.iloc[start : start + rows].to_parquet(folder / f"part-{number:05d}.parquet")
+
+
+def test_a_folder_of_parts_is_scored_row_for_row(project, monkeypatch, mixed_frame, version):
+    rows = mixed_frame.drop(columns=["target"]).assign(id=range(len(mixed_frame)))
+    in_parts(rows, project / "data", 30)
+    assert run(monkeypatch, "predict", "data", "--out", "out") == 0
+    scored = pd.read_parquet("out")
+    assert len(scored) == len(rows) and scored["id"].tolist() == rows["id"].tolist()
+    outputs = ["prediction", "probability_0", "probability_1", "model_version"]
+    assert list(scored.columns) == [*rows.columns, *outputs]
+    assert (scored["model_version"] == version).all()
+    assert np.allclose(scored["probability_0"] + scored["probability_1"], 1)
+    if LOCAL:
+        assert sorted(path.name for path in (project / "out").iterdir()) == [
+            "part-00000.parquet",
+            "part-00001.parquet",
+            "part-00002.parquet",
+        ]
+
+
+def test_the_outputs_are_the_servers(project, monkeypatch, mixed_frame, version) -> None:
+    """Rows scored in bulk get what the server answers for them one request at a time."""
+    mixed_frame.to_parquet("rows.parquet")
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 0
+    scored = pd.read_parquet("out")
+    _, model, features = scoring.served_model(None)
+    names = [feature["name"] for feature in features]
+    numeric = {feature["name"] for feature in features if feature["type"] == "number"}
+    requests = [tuple(row[name] for name in names) for row in bundle.records(mixed_frame)]
+    served = bundle.outputs(model, bundle.frame_from_rows(requests, names, numeric))
+    assert scored["prediction"].tolist() == served["predictions"]
+    probabilities = scored[["probability_0", "probability_1"]].to_numpy()
+    assert np.allclose(probabilities, served["probabilities"], atol=1e-12)
+
+
+@pytest.mark.skipif(not LOCAL, reason="chunks of rows are the local engine's partitions")
+def test_a_big_file_is_scored_a_chunk_at_a_time(project, monkeypatch, mixed_frame, version):
+    monkeypatch.setattr(scoring, "CHUNK_ROWS", 30)
+    mixed_frame.to_parquet("rows.parquet")
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 0
+    assert len(list((project / "out").iterdir())) == 3
+    assert len(pd.read_parquet("out")) == len(mixed_frame)
+
+
+def test_an_earlier_runs_parts_are_replaced(project, monkeypatch, mixed_frame, version):
+    (project / "out").mkdir()
+    for number in range(5):
+        mixed_frame.head(1).to_parquet(project / "out" / f"part-{number + 3:05d}.parquet")
+    mixed_frame.to_parquet("rows.parquet")
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 0
+    assert len(pd.read_parquet("out")) == len(mixed_frame), "stale parts were left"
+
+
+def test_an_out_holding_other_files_is_refused(project, monkeypatch, capsys, mixed_frame, version):
+    (project / "out").mkdir()
+    (project / "out" / "notes.txt").write_text("mine")
+    (project / "out" / "part-00000.parquet").write_text("an earlier part")
+    mixed_frame.to_parquet("rows.parquet")
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 1
+    assert "holds files other than part-*.parquet (notes.txt)" in capsys.readouterr().err
+    assert (project / "out" / "notes.txt").exists()
+    assert (project / "out" / "part-00000.parquet").read_text() == "an earlier part"
+
+
+def test_nothing_deployed_is_said(project, monkeypatch, capsys, mixed_frame) -> None:
+    mixed_frame.to_parquet("rows.parquet")
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 1
+    assert "production serves no version" in capsys.readouterr().err
+    assert not (project / "out").exists()
+
+
+def test_rows_without_the_models_columns_are_refused(project, monkeypatch, capsys, version):
+    pd.DataFrame({"a": [1, 2]}).to_parquet("rows.parquet")
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 2
+    assert "lacks 3 of the model's 3 feature columns" in capsys.readouterr().err
+
+
+def test_the_output_feeds_monitor(project, monkeypatch, mixed_frame, version) -> None:
+    in_parts(mixed_frame, project / "data", 30)
+    assert run(monkeypatch, "predict", "data", "--out", "out") == 0
+    assert run(monkeypatch, "monitor", "out") == 0
+    report = json.loads((project / "reports/drift.json").read_text())
+    assert report["rows"] == len(mixed_frame) and report["reference"].startswith("production")
