@@ -75,6 +75,8 @@ class Table:
 
     def write_parts(self, folder: Path | str) -> int:
         """part-00000.parquet, ... in folder (a path or URL), written by the workers."""
+        if "://" not in str(folder):  # a worker's working folder is not this process's
+            folder = Path(folder).resolve()
         tasks = [
             dask.delayed(write_counted)(part, part_name(folder, number))
             for number, part in enumerate(self.frame.to_delayed())

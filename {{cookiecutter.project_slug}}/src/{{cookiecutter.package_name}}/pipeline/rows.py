@@ -67,9 +67,10 @@ def count_rows(table) -> int:
     return sum(table.summarise(_length))
 
 
-def sample(table, cap: int, seed: int) -> pd.DataFrame:
-    """At most `cap` rows of a table, the same ones on any engine, in partition order."""
-    fraction = sample_fraction(count_rows(table), cap)
+def sample(table, cap: int, seed: int, total: int | None = None) -> pd.DataFrame:
+    """At most `cap` rows of a table, the same ones on any engine, in partition order.
+    `total`: the table's rows, when the caller has counted them already."""
+    fraction = sample_fraction(count_rows(table) if total is None else total, cap)
     return table.map(_kept, seed, fraction).to_pandas().iloc[:cap]
 
 
