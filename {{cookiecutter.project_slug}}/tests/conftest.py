@@ -29,9 +29,11 @@ def make_params(
     source: str = "memory",
     test_size: float = 0.25,
     seed: int = 0,
+    max_rows: int = 500_000,
     **train,
 ) -> Params:
-    """Parameters for the tiny data, with small estimators so tests stay fast."""
+    """Parameters for the tiny data, with small estimators so tests stay fast; `train`
+    holds the estimator's keyword arguments."""
     settings = {"random_forest": {"n_estimators": 10}, "gradient_boosting": {"max_iter": 20}}
     settings = settings.get(estimator, {})
     return Params.model_validate(
@@ -39,7 +41,12 @@ def make_params(
             "task": task,
             "data": {"source": source, "target": "target"},
             "split": {"test_size": test_size, "seed": seed},
-            "train": {"estimator": estimator, "seed": 0, "params": {**settings, **train}},
+            "train": {
+                "estimator": estimator,
+                "seed": 0,
+                "params": {**settings, **train},
+                "max_rows": max_rows,
+            },
             "evaluate": {"importance_repeats": 2, "importance_max_rows": 50},
             "deploy": {"model_name": "tiny", "metric": "accuracy", "threshold": 0.5},
         }
@@ -60,6 +67,18 @@ def small_frame(task: str = "classification") -> pd.DataFrame:
     else:
         target = count * 2.5 + 1.0
     return pd.DataFrame({"size": size, "count": count, "colour": colour, "target": target})
+
+
+def in_parts(frame: pd.DataFrame, folder: Path, parts: int, suffix: str = ".parquet") -> Path:
+    """Write a frame as a dataset folder of `parts` files (part-0.parquet, ...), in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, rows in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        part = frame.iloc[rows]
+        if suffix == ".csv":
+            part.to_csv(folder / f"part-{number}.csv", index=False)
+        else:
+            part.to_parquet(folder / f"part-{number}{suffix}", index=False)
+    return folder
 
 
 @pytest.fixture

@@ -13,6 +13,15 @@ def test_project_params_load() -> None:
     assert params.task in ("classification", "regression")
 
 
+def test_training_rows_are_bounded(tmp_path: Path) -> None:
+    """train.max_rows is set in params.yaml, and must be a positive number of rows."""
+    assert load_params("params.yaml").train.max_rows == 500_000
+    text = Path("params.yaml").read_text().replace("max_rows: 500000", "max_rows: 0")
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(PipelineError, match=r"train\.max_rows"):
+        load_params(tmp_path / "params.yaml")
+
+
 def test_misspelled_key_is_named(tmp_path: Path) -> None:
     """A misspelled key fails with its dotted name."""
     text = Path("params.yaml").read_text().replace("test_size:", "test_sise:")

@@ -1,12 +1,18 @@
+import logging
+from pathlib import Path
+
+import joblib
 import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.pipeline import metrics
-from {{ cookiecutter.package_name }}.stages.train import train
+from {{ cookiecutter.package_name }}.pipeline.model import save_model
+from {{ cookiecutter.package_name }}.pipeline.tables import from_frame, open_table
+from {{ cookiecutter.package_name }}.stages.train import train, training_rows
 
-from .conftest import make_params
+from .conftest import in_parts, make_params
 
 ESTIMATORS = ["random_forest", "gradient_boosting", "linear"]
 
@@ -69,3 +75,33 @@ def test_permutation_importance_uses_every_core(mixed_frame, monkeypatch) -> Non
         model, mixed_frame.drop(columns="target"), mixed_frame["target"], 2, 50, 0
     )
     assert calls == [-1]
+
+
+def test_all_rows_train_under_max_rows(mixed_frame: pd.DataFrame, caplog) -> None:
+    with caplog.at_level(logging.INFO):
+        rows = training_rows(from_frame(mixed_frame), make_params(max_rows=80))
+    pd.testing.assert_frame_equal(rows, mixed_frame)
+    assert "trained on" not in caplog.text
+
+
+def test_more_rows_than_max_rows_are_sampled(mixed_frame, tmp_path: Path, caplog) -> None:
+    """Above train.max_rows a sample is trained on, the same rows however the data is
+    partitioned, in their order; the log says so."""
+    params = make_params(max_rows=40)
+    with caplog.at_level(logging.INFO):
+        whole = training_rows(from_frame(mixed_frame), params)
+    parts = training_rows(open_table(in_parts(mixed_frame, tmp_path / "parts", 4)), params)
+    assert 0 < len(whole) <= 40
+    pd.testing.assert_frame_equal(whole, parts)
+    kept = mixed_frame.merge(whole, how="left", indicator=True)["_merge"] == "both"
+    pd.testing.assert_frame_equal(whole, mixed_frame[kept].reset_index(drop=True))
+    assert f"trained on {len(whole)} of 80 rows (train.max_rows=40)" in caplog.text
+
+
+def test_saved_model_bytes_repeat(mixed_frame: pd.DataFrame, tmp_path: Path) -> None:
+    """Two fits of the same rows save the same bytes (dvc.lock repeats), which joblib reads."""
+    first, second = tmp_path / "first.joblib", tmp_path / "second.joblib"
+    save_model(train(mixed_frame, make_params()), first)
+    save_model(train(mixed_frame, make_params()), second)
+    assert first.read_bytes() == second.read_bytes()
+    assert len(joblib.load(first).predict(mixed_frame)) == 80

@@ -5,15 +5,17 @@ import pytest
 
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.pipeline.schema import infer_schema, load_schema, save_schema
-from {{ cookiecutter.package_name }}.stages.validate import validate
+from {{ cookiecutter.package_name }}.pipeline.tables import from_frame, open_table
+from {{ cookiecutter.package_name }}.stages.validate import infer, validate
 
-from .conftest import make_params
+from .conftest import in_parts, make_params
 
 SCHEMA = Path("schema.yaml")
 
 
 def check(frame: pd.DataFrame, task: str = "classification", schema=None):
-    return validate(frame, schema, SCHEMA, make_params(task))
+    valid, report = validate(from_frame(frame), schema, SCHEMA, make_params(task))
+    return valid.to_pandas(), report
 
 
 def test_valid_data_passes(mixed_frame: pd.DataFrame) -> None:
@@ -46,6 +48,11 @@ def test_continuous_target_fails_classification(regression_frame: pd.DataFrame) 
 def test_single_class_fails(mixed_frame: pd.DataFrame) -> None:
     with pytest.raises(PipelineError, match="single class"):
         check(mixed_frame.assign(target=1))
+
+
+def test_constant_target_fails_regression(regression_frame: pd.DataFrame) -> None:
+    with pytest.raises(PipelineError, match="single value"):
+        check(regression_frame.assign(target=2.5), "regression")
 
 
 def test_text_target_fails_regression(mixed_frame: pd.DataFrame) -> None:
@@ -101,3 +108,44 @@ def test_corrupt_schema_file_is_explained(tmp_path: Path) -> None:
     path.write_text("source: memory\nschema: {columns: [oops\n")
     with pytest.raises(PipelineError, match="not a valid schema"):
         load_schema(path, "memory")
+
+
+def test_failure_names_column_rule_and_partition(mixed_frame, schema, tmp_path: Path) -> None:
+    """Data in partitions is checked a partition at a time: a failure names the partition
+    (numbered from 0, files in name order) besides the column and the rule."""
+    broken = mixed_frame.copy()
+    broken.loc[65, "size"] = 1000.0  # in the fourth of four parts of 20 rows
+    table = open_table(in_parts(broken, tmp_path / "parts", 4))
+    with pytest.raises(PipelineError) as failure:
+        validate(table, schema, SCHEMA, make_params())[0].to_pandas()
+    message = str(failure.value)
+    assert "column 'size' breaks rule less_than_or_equal_to" in message
+    assert "1 row(s) of partition 3" in message
+    assert "A partition is a block of rows" in message
+
+
+def test_missing_targets_are_counted_over_partitions(mixed_frame, tmp_path: Path) -> None:
+    frame = mixed_frame.astype({"target": float})
+    frame.loc[[0, 30, 70], "target"] = None
+    table = open_table(in_parts(frame, tmp_path / "parts", 4))
+    valid, report = validate(table, None, SCHEMA, make_params())
+    assert report["rows_dropped_missing_target"] == 3
+    labelled = frame.dropna(subset=["target"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(valid.to_pandas(), labelled)
+
+
+def test_a_class_with_one_row_passes(mixed_frame: pd.DataFrame) -> None:
+    """A rare class is the split's business: it refuses one left without training rows."""
+    frame = mixed_frame.assign(target=mixed_frame["target"].where(mixed_frame.index > 0, 7))
+    _, report = check(frame)
+    assert report["rows"] == 80
+
+
+def test_inference_over_partitions_matches_the_whole(mixed_frame, tmp_path: Path) -> None:
+    """Types from a sample; missing values and ranges from every partition: on data that
+    fits, the schema is the one inferred from the whole frame."""
+    frame = mixed_frame.copy()
+    frame.loc[:19, "colour"] = "red"  # no missing colour in the first part
+    frame.loc[79, "count"] = 40  # the largest count in the last part
+    table = open_table(in_parts(frame, tmp_path / "parts", 4))
+    assert infer(table, "target") == infer_schema(frame, "target")

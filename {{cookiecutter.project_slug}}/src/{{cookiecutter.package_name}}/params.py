@@ -35,6 +35,7 @@ class TrainParams(Section):
     estimator: Estimator
     seed: int
     params: dict[str, Any] = Field(default_factory=dict)
+    max_rows: int = Field(default=500_000, ge=1)  # larger data: a deterministic sample
 
 
 class EvaluateParams(Section):

@@ -1,8 +1,10 @@
 """Build the model: a scikit-learn Pipeline that imputes, scales and encodes, then predicts."""
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from joblib.numpy_pickle import NumpyPickler
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -71,3 +73,20 @@ def build_model(features: pd.DataFrame, task: str, name: str, params: dict, seed
             ("estimator", make_estimator(task, name, params, seed)),
         ]
     )
+
+
+def save_model(model: Pipeline, path: Path) -> None:
+    """Write the model in joblib's format (joblib.load reads it), in bytes that depend on
+    the model alone, so dvc.lock repeats on any engine and cluster.
+
+    pickle writes a value once and refers back to it where the same object recurs; which
+    objects are shared depends on where the model was fitted (trees grown on Dask workers
+    come back holding their own copies of strings a local fit shares). Fast mode keeps no
+    such references: every value is written in full. A fitted pipeline holds no cycles,
+    which fast mode could not write.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as file:
+        pickler = NumpyPickler(file)
+        pickler.fast = True
+        pickler.dump(model)

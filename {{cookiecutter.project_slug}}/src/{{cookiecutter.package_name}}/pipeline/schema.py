@@ -5,10 +5,12 @@ data infers a fresh schema, while new data from the same source must follow the 
 """
 
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pandera.pandas as pa
 import yaml
+from pandas.api import types
 
 from ..errors import PipelineError
 
@@ -17,15 +19,19 @@ from ..errors import PipelineError
 # retraining), tight enough to catch a wrong unit or a sign error.
 SLACK = 1.0
 
+# How a failure's partition number reads: the stage checks the data a partition at a time.
+PARTITIONS = (
+    "(A partition is a block of rows the stage reads, numbered from 0: the files of a "
+    "dataset folder in name order, or slices of a large file.)"
+)
 HEADER = """\
 # Rules the validate stage enforces on the data from `source`, inferred from its first
 # version. Edit a rule to loosen or tighten it, or delete this file to infer it again.
 """
 
 
-def widened_bounds(values: pd.Series) -> list[pa.Check]:
+def widened_bounds(low: float, high: float) -> list[pa.Check]:
     """Range checks around the observed values, kept non-negative if they all were."""
-    low, high = float(values.min()), float(values.max())
     span = SLACK * ((high - low) or abs(high) or 1.0)
     lower = max(low - span, 0.0) if low >= 0 else low - span
     return [
@@ -34,15 +40,58 @@ def widened_bounds(values: pd.Series) -> list[pa.Check]:
     ]
 
 
-def infer_schema(frame: pd.DataFrame, target: str) -> pa.DataFrameSchema:
-    """Infer column types, nullability and value ranges; unknown columns are refused."""
-    inferred = pa.infer_schema(frame)
+class ColumnStats(NamedTuple):
+    """What inference needs of a column's values beyond its type; partitions' stats add up."""
+
+    missing: int
+    low: float | None  # None: not numeric, or no value present
+    high: float | None
+
+
+def column_stats(frame: pd.DataFrame) -> dict[str, ColumnStats]:
+    """Each column's missing values, and the range of a numeric column's values."""
+    stats = {}
+    for name, values in frame.items():
+        present = values.dropna()
+        numeric = types.is_numeric_dtype(values) and not types.is_bool_dtype(values)
+        ranged = numeric and not present.empty
+        stats[str(name)] = ColumnStats(
+            int(values.isna().sum()),
+            float(present.min()) if ranged else None,
+            float(present.max()) if ranged else None,
+        )
+    return stats
+
+
+def combine_stats(parts: list[dict[str, ColumnStats]]) -> dict[str, ColumnStats]:
+    """The stats of the whole table from its partitions' stats."""
+    combined: dict[str, ColumnStats] = {}
+    for part in parts:
+        for name, stats in part.items():
+            seen = combined.get(name, ColumnStats(0, None, None))
+            lows = [value for value in (seen.low, stats.low) if value is not None]
+            highs = [value for value in (seen.high, stats.high) if value is not None]
+            combined[name] = ColumnStats(
+                seen.missing + stats.missing,
+                min(lows) if lows else None,
+                max(highs) if highs else None,
+            )
+    return combined
+
+
+def infer_schema(
+    sample: pd.DataFrame, target: str, stats: dict[str, ColumnStats] | None = None
+) -> pa.DataFrameSchema:
+    """Infer column types from a sample of the rows, and nullability and value ranges from
+    the stats of all of them (by default the sample's own); unknown columns are refused."""
+    stats = stats if stats is not None else column_stats(sample)
+    inferred = pa.infer_schema(sample)
     schema = pa.DataFrameSchema(inferred.columns, strict=True, coerce=True)
     for name, column in inferred.columns.items():
-        values = frame[name]
-        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        if column.checks and numeric and values.notna().any():
-            schema = schema.update_column(name, checks=widened_bounds(values.dropna()))
+        seen = stats[str(name)]
+        schema = schema.update_column(name, nullable=seen.missing > 0)
+        if column.checks and seen.low is not None and seen.high is not None:
+            schema = schema.update_column(name, checks=widened_bounds(seen.low, seen.high))
     # Rows with a missing target are dropped and counted, not refused.
     return schema.update_column(target, nullable=True)
 
@@ -69,22 +118,26 @@ def load_schema(path: Path, source: str) -> pa.DataFrameSchema | None:
         ) from error
 
 
-def enforce(schema: pa.DataFrameSchema, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Validate the frame, raising one message that names every failing column and rule."""
+def enforce(
+    schema: pa.DataFrameSchema, frame: pd.DataFrame, path: Path | str, partition: int = 0
+) -> pd.DataFrame:
+    """Validate one partition of the data, raising one message that names every failing
+    column and rule, and the partition."""
     try:
         return schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        lines = describe_failures(errors.failure_cases)
+        lines = describe_failures(errors.failure_cases, partition)
         raise PipelineError(
             f"the data does not match {path}:\n"
             + "\n".join(f"  {line}" for line in lines)
-            + f"\nIf the data changed on purpose, edit or delete {path} and rerun."
+            + f"\n{PARTITIONS}\nIf the data changed on purpose, edit or delete {path} and rerun."
         ) from errors
 
 
-def describe_failures(cases: pd.DataFrame) -> list[str]:
+def describe_failures(cases: pd.DataFrame, partition: int = 0) -> list[str]:
     """Turn pandera's failure cases into one line per column and rule."""
     lines = []
+    where = f"partition {partition}"
     cases = cases.astype({"check": str}).fillna({"column": ""})
     broken_types = set(cases.loc[cases["check"].str.contains("dtype"), "column"])
     for (column, check), group in cases.groupby(["column", "check"], sort=True):
@@ -92,13 +145,16 @@ def describe_failures(cases: pd.DataFrame) -> list[str]:
             continue  # a range check on a column of the wrong type adds nothing
         if check == "column_in_schema":
             for name in sorted(group["failure_case"].astype(str)):
-                lines.append(f"column {name!r} is not in the schema (rule: column_in_schema)")
+                lines.append(
+                    f"column {name!r} is not in the schema (rule: column_in_schema, {where})"
+                )
         elif check == "column_in_dataframe":
             for name in sorted(group["failure_case"].astype(str)):
-                lines.append(f"column {name!r} is missing (rule: column_in_dataframe)")
+                lines.append(f"column {name!r} is missing (rule: column_in_dataframe, {where})")
         else:
             examples = ", ".join(repr(value) for value in group["failure_case"].head(3))
             lines.append(
-                f"column {column!r} breaks rule {check} in {len(group)} row(s), e.g. {examples}"
+                f"column {column!r} breaks rule {check} in {len(group)} row(s) of {where}, "
+                f"e.g. {examples}"
             )
     return lines

@@ -1,26 +1,31 @@
-"""Stage ingest: read data.source into a Parquet snapshot."""
+"""Stage ingest: read data.source (a bundled dataset, or Parquet or CSV files by path,
+folder, glob or URL) into the pipeline's Parquet snapshot."""
 
 import argparse
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from ..params import Params, load_params
-from ..pipeline.data import load_source, write_table
+from ..pipeline.engine import Table, open_table, running
+from ..pipeline.sources import GLOB_CHARACTERS
 
 log = logging.getLogger(__name__)
 
 
-def ingest(params: Params) -> pd.DataFrame:
-    """Load the dataset data.source names, with every column name a string."""
-    return load_source(params.data.source)
+def ingest(params: Params) -> Table:
+    """The table data.source names, in partitions, every column name a string."""
+    return open_table(params.data.source)
 
 
 def warn_if_untracked(source: str, folder: Path) -> None:
-    """A local file outside the folder dvc.yaml lists as a dependency reruns nothing."""
-    local = "://" not in source and not source.startswith("sklearn:")
-    if local and folder.resolve() not in Path(source).resolve().parents:
+    """Local data outside the folder dvc.yaml lists as a dependency reruns nothing."""
+    if "://" in source or source.startswith("sklearn:"):
+        return
+    # A glob is tracked when the folder it searches is: its part before the first wildcard.
+    wildcards = [source.find(character) for character in GLOB_CHARACTERS if character in source]
+    searched = Path(source[: min(wildcards)] if wildcards else source).resolve()
+    tracked = folder.resolve()
+    if searched != tracked and tracked not in searched.parents:
         log.warning(
             "data.source %s is outside %s/, so DVC will not rerun the pipeline when it "
             "changes - move it there and `dvc add` it",
@@ -31,11 +36,12 @@ def warn_if_untracked(source: str, folder: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ingest", description=__doc__)
-    parser.add_argument("--out", type=Path, required=True, help="Parquet file to write")
+    parser.add_argument("--out", type=Path, required=True, help="Parquet snapshot to write")
     parser.add_argument("--tracked", type=Path, required=True, help="folder of dvc-added data")
     args = parser.parse_args(argv)
     params = load_params()
     warn_if_untracked(params.data.source, args.tracked)
-    frame = ingest(params)
-    write_table(frame, args.out)
-    log.info("ingested %d rows x %d columns from %s", *frame.shape, params.data.source)
+    with running():
+        table = ingest(params)
+        rows = table.write(args.out)
+    log.info("ingested %d rows x %d columns from %s", rows, len(table.columns), params.data.source)

@@ -4,16 +4,27 @@ import argparse
 import logging
 from pathlib import Path
 
-import joblib
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ..errors import PipelineError
 from ..params import Params, load_params
-from ..pipeline.data import features_and_target, read_table
-from ..pipeline.model import build_model
+from ..pipeline.data import features_and_target
+from ..pipeline.engine import Table, open_table, running
+from ..pipeline.model import build_model, save_model
+from ..pipeline.rows import count_rows, sample
 
 log = logging.getLogger(__name__)
+
+
+def training_rows(table: Table, params: Params) -> pd.DataFrame:
+    """The rows to fit on: all of them, or a sample of train.max_rows at most, the same
+    rows on any engine and cluster (rows.py)."""
+    cap, total = params.train.max_rows, count_rows(table)
+    frame = sample(table, cap, params.train.seed, total=total)
+    if len(frame) < total:
+        log.info("trained on %d of %d rows (train.max_rows=%d)", len(frame), total, cap)
+    return frame
 
 
 def train(frame: pd.DataFrame, params: Params) -> Pipeline:
@@ -21,9 +32,10 @@ def train(frame: pd.DataFrame, params: Params) -> Pipeline:
     features, target = features_and_target(frame, params.data.target)
     settings = params.train
     model = build_model(features, params.task, settings.estimator, settings.params, settings.seed)
-    # Every core for the estimator's own parallel work: a forest seeds its trees up front, so
-    # any core count grows the same trees. n_jobs is set back before the model is saved, so
-    # its bytes do not depend on the machine either.
+    # Every core (on Dask: every worker, through joblib's dask backend) for the estimator's
+    # own parallel work: a forest seeds its trees up front, so any number of them grows the
+    # same trees. n_jobs is set back before the model is saved, so its bytes do not depend
+    # on the machine either.
     estimator = model[-1]
     unset = estimator.get_params().get("n_jobs", 0) is None
     if unset:
@@ -45,8 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True, help="fitted pipeline to write")
     args = parser.parse_args(argv)
     params = load_params()
-    model = train(read_table(args.train), params)
-    args.model.parent.mkdir(parents=True, exist_ok=True)
-    # joblib's pickle is byte-stable, so dvc.lock hashes repeat; deploy builds a safe format.
-    joblib.dump(model, args.model)
+    with running():
+        model = train(training_rows(open_table(args.train), params), params)
+    # joblib's format, for the pipeline's stages; deploy builds a safe format from it.
+    save_model(model, args.model)
     log.info("trained %s on %s", params.train.estimator, args.train)
