@@ -19,7 +19,7 @@ from dvc.repo import Repo
 from {{ cookiecutter.package_name }}.cli import run
 from {{ cookiecutter.package_name }}.products import product
 
-from .conftest import PROJECT, small_frame
+from .conftest import PROJECT, in_parts, small_frame
 
 METRICS = {"classification": {"accuracy", "roc_auc"}, "regression": {"rmse", "r2"}}
 
@@ -38,17 +38,25 @@ def stage_commands(repo: Repo) -> list[tuple[str, list[str]]]:
 
 
 @pytest.fixture(scope="module")
+{%- if cookiecutter.compute == "dask" %}
+def pipeline(tmp_path_factory, dask_client) -> Path:
+{%- else %}
 def pipeline(tmp_path_factory) -> Path:
-    """dvc.yaml and params.yaml in a scratch folder, data.source a small CSV; every stage run."""
+{%- endif %}
+    """dvc.yaml and params.yaml in a scratch folder, data.source a glob of two small CSV
+    files (the data in partitions); every stage run."""
     root = tmp_path_factory.mktemp("pipeline")
     shutil.copy(PROJECT / "dvc.yaml", root)
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
-    (root / "data/external").mkdir(parents=True)
-    small_frame(params["task"]).to_csv(root / "data/external/small.csv", index=False)
-    params["data"] = {"source": "data/external/small.csv", "target": "target"}
+    in_parts(small_frame(params["task"]), root / "data/external/small", 2, ".csv")
+    params["data"] = {"source": "data/external/small/part-*.csv", "target": "target"}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
+{%- if cookiecutter.compute == "dask" %}
+        # The stages join the tests' cluster, as they would an external scheduler.
+        patch.setenv("DASK_SCHEDULER_ADDRESS", dask_client.scheduler.address)
+{%- endif %}
         for command, argv in stage_commands(Repo.init(str(root), no_scm=True)):
             run(command, argv)
     return root

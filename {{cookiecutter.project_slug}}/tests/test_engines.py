@@ -1,0 +1,75 @@
+"""The local and the Dask engine run the same stage code: on the same data in partitions
+they keep the same rows, infer the same schema and train the same model, byte for byte.
+(compute=dask projects; where Dask is not installed these tests are skipped.)"""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed")
+
+from {{ cookiecutter.package_name }}.errors import PipelineError
+from {{ cookiecutter.package_name }}.pipeline import dask_tables, tables
+from {{ cookiecutter.package_name }}.pipeline.model import save_model
+from {{ cookiecutter.package_name }}.pipeline.schema import load_schema, save_schema
+from {{ cookiecutter.package_name }}.stages.split import split
+from {{ cookiecutter.package_name }}.stages.train import train, training_rows
+from {{ cookiecutter.package_name }}.stages.validate import infer, validate
+
+from .conftest import in_parts, make_params
+
+SCHEMA = Path("schema.yaml")
+
+
+@pytest.fixture
+def on_cluster(dask_client, monkeypatch):
+    """Stages that open the cluster (running()) join the tests' cluster."""
+    monkeypatch.setenv(dask_tables.SCHEDULER_VARIABLE, dask_client.scheduler.address)
+
+
+def both(frame: pd.DataFrame, folder: Path) -> tuple:
+    """The same four files opened by each engine."""
+    in_parts(frame, folder, 4)
+    return tables.open_table(folder), dask_tables.open_table(folder)
+
+
+def test_same_split(dask_client, mixed_frame, tmp_path: Path) -> None:
+    local, dask = both(mixed_frame, tmp_path / "parts")
+    params = make_params(test_size=0.3, seed=9)
+    for one, other in zip(split(local, params), split(dask, params), strict=True):
+        pd.testing.assert_frame_equal(one.to_pandas(), other.to_pandas())
+
+
+def test_same_validation_and_schema(dask_client, mixed_frame, tmp_path: Path) -> None:
+    frame = mixed_frame.astype({"target": float})
+    frame.loc[[3, 44], "target"] = None
+    local, dask = both(frame, tmp_path / "parts")
+    (valid, report), (dask_valid, dask_report) = (
+        validate(table, None, SCHEMA, make_params()) for table in (local, dask)
+    )
+    assert report == dask_report
+    pd.testing.assert_frame_equal(valid.to_pandas(), dask_valid.to_pandas())
+    assert infer(valid, "target") == infer(dask_valid, "target")
+
+
+def test_failure_names_the_same_partition(dask_client, mixed_frame, tmp_path: Path) -> None:
+    save_schema(infer(tables.from_frame(mixed_frame), "target"), "memory", tmp_path / "s.yaml")
+    schema = load_schema(tmp_path / "s.yaml", "memory")
+    broken = mixed_frame.assign(count=mixed_frame["count"].where(mixed_frame.index != 50, -99))
+    for table in both(broken, tmp_path / "parts"):
+        with pytest.raises(PipelineError, match=r"'count' breaks rule .* row\(s\) of partition 2"):
+            validate(table, schema, SCHEMA, make_params())[0].to_pandas()
+
+
+@pytest.mark.parametrize("max_rows", [500_000, 50], ids=["all-rows", "sampled"])
+def test_same_model_bytes(on_cluster, mixed_frame, tmp_path: Path, max_rows: int) -> None:
+    """The forest's trees grow on the workers (joblib's dask backend) into the same model
+    the local engine fits in this process, saved in the same bytes."""
+    local, dask = both(mixed_frame, tmp_path / "parts")
+    params = make_params(max_rows=max_rows)
+    save_model(train(training_rows(local, params), params), tmp_path / "local.joblib")
+    with dask_tables.running():
+        model = train(training_rows(dask, params), params)
+    save_model(model, tmp_path / "dask.joblib")
+    assert (tmp_path / "local.joblib").read_bytes() == (tmp_path / "dask.joblib").read_bytes()
