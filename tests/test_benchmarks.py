@@ -84,3 +84,30 @@ def test_prediction_log(project: Path, tmp_path: Path) -> None:
     ratio_lines(r"^  \d+ log lines for \d+ answered requests", output, 1)
     ratio = rf"^  rows=\d+ +c=\d+ +{NUMBER} -> +{NUMBER} req/s: x{NUMBER} \(target >= 0\.90\)$"
     ratio_lines(ratio, output, 2)
+
+
+@pytest.fixture(scope="module")
+def dask_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A compute=dask bake, installed, for the scale benchmark's Dask path."""
+    root = bake(tmp_path_factory.mktemp("bench-dask"), compute="dask")
+    run("make install", root)
+    return root
+
+
+def test_scale(project: Path, dask_project: Path, tmp_path: Path) -> None:
+    output = benchmark("scale.py", project, tmp_path, "--project-dask", str(dask_project))
+    for step in ("ingest", "validate", "split", "train", "evaluate", "profile", "deploy"):
+        ratio_lines(rf"^  {step} +{NUMBER} +\d+ +\d+ ", output, 2)  # dask, then local
+    ratio_lines(rf"^  predict +{NUMBER} .*  4,000 rows written$", output, 2)
+    verdict = r"  (met|MISSED)"
+    largest = r"largest process \d+ MB \(\w+, [\w-]+\) \(target <= 2000 MB\)"
+    ratio_lines(rf"^  \(a\) dask, 4,000 rows: every step completed; {largest}{verdict}$", output, 1)
+    times = rf"dask +{NUMBER} s / local +{NUMBER} s = x{NUMBER} \(target <= 1\.5\)"
+    ratio_lines(rf"^  \(b\) 4,000 rows, \w+ +{times}{verdict}$", output, 9)  # 8 steps, total
+    rate = r"[\d,]+ rows/s per core \(target >= 200,000\)"
+    predict = rf"^  \(c\) make predict, (dask|local), 4,000 rows in {NUMBER} s on [12] core\(s\)"
+    ratio_lines(rf"{predict}: {rate}{verdict}; [\d,]+ rows per CPU-second$", output, 2)
+    peaks = rf"\d+ MB at 4,000 rows / \d+ MB at 4,000 rows = x{NUMBER} \(target <= 1\.2\)"
+    ratio_lines(rf"^  \(d\) dask largest process: {peaks}{verdict}$", output, 1)
+    worker = r"largest worker \d+ MB, the stage's process \d+ MB$"
+    ratio_lines(rf"^  train\.max_rows +[\d,]+: +{NUMBER} s, {worker}", output, 2)
