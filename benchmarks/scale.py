@@ -25,9 +25,11 @@ stage of dvc.yaml runs in turn, by its command (ingest, validate, split, train, 
 profile; DVC's hashing and caching is not timed), then `make deploy` (to a registry in the
 scratch folder) and `make predict DATA=<dataset> OUT=<folder>`. For each: wall time, and
 the peak RSS of the step's own process tree (its largest process), the scheduler and each
-worker (worker and nanny; a worker restarted by its nanny is counted). Sizes: --rows and
---small-rows. Then `train` again at half of --max-rows on the --rows split, for how large a
-training set one worker takes within 2 GB (a straight line through the two peaks).
+worker (worker and nanny; a worker restarted by its nanny is counted), and the machine's
+1-minute load average as the step ended (on a shared machine, read times with it). Sizes:
+--rows and --small-rows. Then `train` again at half of --max-rows on the --rows split, for
+how large a training set one worker, and the stage's process, take within 2 GB (a straight
+line through the two peaks).
 
 Local path: the same steps on --small-rows rows; on --rows rows only with --local-large.
 
@@ -84,6 +86,7 @@ class Step:
     usage: Usage
     failed: bool = False
     rows: int | None = None  # rows predict wrote
+    load: float = 0.0  # the machine's 1-minute load average as the step ended
 
     @property
     def largest(self) -> tuple[str, int]:
@@ -147,7 +150,7 @@ class Project:
         if code:
             tail = log.read_text()[-2500:]
             print(f"  {name} FAILED (exit {code}) - the end of {log}:\n{tail}", flush=True)
-        return Step(name, seconds, usage, failed=code != 0)
+        return Step(name, seconds, usage, failed=code != 0, load=os.getloadavg()[0])
 
     def stage_commands(self) -> dict[str, str]:
         """Each stage's command line from dvc.yaml, resolved by DVC (bare_pipeline.py)."""
@@ -333,7 +336,7 @@ ROLES = ("step", "scheduler", "worker-1", "worker-2")
 def header() -> str:
     return (
         f"  {'step':<9} {'wall s':>8} {'step MB':>8} {'procs':>5} "
-        f"{'sched MB':>8} {'w1 MB':>7} {'w2 MB':>7} {'largest MB':>10}  notes"
+        f"{'sched MB':>8} {'w1 MB':>7} {'w2 MB':>7} {'largest MB':>10} {'load':>5}  notes"
     )
 
 
@@ -358,7 +361,7 @@ def line(step: Step) -> str:
         f"  {step.name:<9} {step.seconds:8.1f} {megabytes(peak.get('step')):>8} "
         f"{step.usage.processes.get('step', 0):>5} {megabytes(peak.get('scheduler')):>8} "
         f"{megabytes(peak.get('worker-1')):>7} {megabytes(peak.get('worker-2')):>7} "
-        f"{megabytes(largest):>10}  {'; '.join(notes)}"
+        f"{megabytes(largest):>10} {step.load:5.1f}  {'; '.join(notes)}"
     )
 
 
@@ -432,28 +435,30 @@ def report(large: Run, small: Run, local_small: Run, local_large: Run | None, tr
 
 
 def print_train_capacity(train: dict[int, Step]) -> None:
-    """A straight line through the train stage's worker peaks at two sizes, up to 2 GB."""
+    """A straight line through the train stage's peaks at two sizes, up to 2 GB: for the
+    largest worker (the trees' fits) and for the stage's process (it holds the sample)."""
     print("\n## training set one worker takes within 2 GB (train stage, dask path)")
-    points = []
+    points: dict[str, list[tuple[int, int]]] = {"a worker": [], "the stage's process": []}
     for rows, step in sorted(train.items()):
         worker = max(step.usage.peak.get(f"worker-{n}", 0) for n in range(1, WORKERS + 1))
         client = step.usage.peak.get("step", 0)
-        points.append((rows, worker))
+        points["a worker"].append((rows, worker))
+        points["the stage's process"].append((rows, client))
         print(
             f"  train.max_rows {rows:>9,}: {step.seconds:6.1f} s, largest worker "
             f"{megabytes(worker)} MB, the stage's process {megabytes(client)} MB"
             + ("  FAILED" if step.failed else "")
         )
-    (r1, m1), (r2, m2) = points
-    slope = (m2 - m1) / (r2 - r1)
-    if slope > 0:
-        fits = r2 + (LIMIT - m2) / slope
-        print(
-            f"  {slope:,.0f} bytes per row: about {fits:,.0f} rows within "
-            f"2 GB (a straight line through the two; the nanny stops a worker at 95%)"
-        )
-    else:
-        print("  the worker's peak did not grow with the rows: no estimate")
+    for who, ((r1, m1), (r2, m2)) in points.items():
+        slope = (m2 - m1) / (r2 - r1)
+        if slope > 0:
+            fits = r2 + (LIMIT - m2) / slope
+            print(
+                f"  {who}: {slope:,.0f} bytes per training row, so about {fits:,.0f} rows "
+                "within 2 GB (a straight line through the two)"
+            )
+        else:
+            print(f"  {who}: its peak did not grow with the rows, no estimate")
 
 
 def measure_train(project: Project, data: Path, args, env: dict[str, str]) -> dict[int, Step]:

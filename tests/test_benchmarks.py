@@ -111,3 +111,5 @@ def test_scale(project: Path, dask_project: Path, tmp_path: Path) -> None:
     ratio_lines(rf"^  \(d\) dask largest process: {peaks}{verdict}$", output, 1)
     worker = r"largest worker \d+ MB, the stage's process \d+ MB$"
     ratio_lines(rf"^  train\.max_rows +[\d,]+: +{NUMBER} s, {worker}", output, 2)
+    capacity = r"(bytes per training row, so about [\d,]+ rows within 2 GB|no estimate)"
+    ratio_lines(rf"^  (a worker|the stage's process): .*{capacity}", output, 2)
