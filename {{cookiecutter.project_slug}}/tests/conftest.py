@@ -1,5 +1,6 @@
 """Tiny in-memory datasets and parameters shared by the tests."""
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -114,6 +115,22 @@ def dask_client():
     """A Dask cluster of two worker processes, shared by the tests that run stages on the
     dask engine (compute=dask projects; elsewhere those tests are skipped)."""
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0"
+    )
     with cluster, distributed.Client(cluster) as client:
         yield client
+
+
+@pytest.fixture
+def session_cluster(request, monkeypatch) -> None:
+    """Commands run on the session's Dask cluster instead of each starting its own (worker
+    processes take seconds to start); nothing to do on the local engine."""
+    from {{ cookiecutter.package_name }} import scoring
+    from {{ cookiecutter.package_name }}.monitoring import monitor
+    from {{ cookiecutter.package_name }}.pipeline import engine
+
+    if engine.open_table is not tables.open_table:
+        request.getfixturevalue("dask_client")
+        for module in (monitor, scoring):
+            monkeypatch.setattr(module, "running", contextlib.nullcontext)

@@ -19,6 +19,8 @@ from {{ cookiecutter.package_name }}.stages.train import train
 
 from .conftest import PROJECT, make_params, publish_tiny
 
+pytestmark = pytest.mark.usefixtures("session_cluster")
+
 
 @pytest.fixture
 def training() -> pd.DataFrame:

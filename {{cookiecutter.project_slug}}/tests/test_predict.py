@@ -18,6 +18,8 @@ from {{ cookiecutter.package_name }}.pipeline import engine, tables
 
 from .conftest import PROJECT, make_params, publish_tiny
 
+pytestmark = pytest.mark.usefixtures("session_cluster")
+
 LOCAL = engine.open_table is tables.open_table  # chunks of rows are the local engine's
 
 
