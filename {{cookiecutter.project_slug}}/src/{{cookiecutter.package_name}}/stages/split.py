@@ -34,9 +34,9 @@ def side(
 def count_sides(
     partition: pd.DataFrame, number: int, seed: int, test_size: float, target: str | None
 ) -> tuple[Counter, Counter]:
-    """Rows per class (or all rows under None) on the training and the test side."""
+    """Rows per class (without a target: all rows under one key) on each side."""
     test = held_out(partition, seed, test_size)
-    labels = partition[target] if target else pd.Series(None, index=partition.index)
+    labels = partition[target] if target else pd.Series("rows", index=partition.index)
     return (
         Counter(labels[~test].tolist()),
         Counter(labels[test].tolist()),
@@ -62,7 +62,7 @@ def split(table: Table, params: Params) -> tuple[Table, Table]:
                 "would be empty - add rows, or move split.test_size away from 0 or 1"
             )
     untrained = sorted(set(test_counts) - set(train_counts), key=repr)
-    if untrained:
+    if target and untrained:
         raise PipelineError(
             f"class(es) {', '.join(map(repr, untrained))} of target {params.data.target!r} "
             f"have no training rows with split.seed={seed} and split.test_size={test_size} "
