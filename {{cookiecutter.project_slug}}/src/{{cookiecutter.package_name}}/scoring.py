@@ -136,13 +136,13 @@ def predict(data: str, out: str, env: str | None = None) -> str:
     """Score DATA with the environment's version into OUT; say what was done."""
     version, model, features = served_model(env)
     clear_output(out)
-    started = time.monotonic()
     with running():
+        started = time.monotonic()  # the scoring itself, not a cluster's start
         table = open_table(data, chunk_rows=CHUNK_ROWS)
         check_columns(table.columns, features, data)
         # Each part holds its partition's rows, every one scored: rows written = rows read.
         rows = table.map(score, model, features, version).write_parts(out)
-    seconds = time.monotonic() - started
+        seconds = time.monotonic() - started
     return (
         f"read {rows} rows of {data}, scored them with version {version} and wrote {rows} "
         f"rows to {out} in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)"
