@@ -59,15 +59,12 @@ class Part:
 
     def meta(self) -> pd.DataFrame:
         """An empty frame with the part's columns and types."""
-        try:
-            if self.kind == "parquet":
-                with fsspec.open(self.location, "rb") as file:
-                    return with_string_names(pq.read_schema(file).empty_table().to_pandas())
-            if self.kind == "csv":
-                with fsspec.open(self.location, "rb") as file:
-                    return with_string_names(pd.read_csv(file, nrows=1000).iloc[:0])
-        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
-            raise PipelineError(f"cannot read {self.location}: {error}") from error
+        if self.kind == "parquet":
+            with fsspec.open(self.location, "rb") as file:
+                return with_string_names(pq.read_schema(file).empty_table().to_pandas())
+        if self.kind == "csv":
+            with fsspec.open(self.location, "rb") as file:
+                return with_string_names(pd.read_csv(file, nrows=1000).iloc[:0])
         return self.read().iloc[:0]
 
 

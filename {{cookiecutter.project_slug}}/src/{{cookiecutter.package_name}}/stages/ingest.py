@@ -5,6 +5,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..errors import PipelineError
 from ..params import Params, load_params
 from ..pipeline.engine import Table, open_table, running
 from ..pipeline.sources import GLOB_CHARACTERS
@@ -14,7 +15,11 @@ log = logging.getLogger(__name__)
 
 def ingest(params: Params) -> Table:
     """The table data.source names, in partitions, every column name a string."""
-    return open_table(params.data.source)
+    source = params.data.source
+    try:
+        return open_table(source)
+    except (OSError, ValueError) as error:  # each reader raises its own kinds: unreadable
+        raise PipelineError(f"cannot read data.source {source!r}: {error}") from error
 
 
 def warn_if_untracked(source: str, folder: Path) -> None:
