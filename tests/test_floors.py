@@ -20,17 +20,29 @@ pytestmark = pytest.mark.slow
 UV = os.environ.get("UV") or shutil.which("uv") or str(TEMPLATE / ".tools/bin/uv")
 CHECKED = ("dvc", "pandas", "pandera", "dask")  # the resolution really took these floors
 # The Dask engine's calls (pipeline/dask_tables.py) on the dask extra's floor beside pandas's:
-# a cluster, partitions mapped and read back from Parquet, joblib's work on the workers.
+# a cluster, partitions mapped with a shared (delayed) argument, as the engine ships a model
+# (dask before 2025.5 fails here), parts written by tasks, joblib's work on the workers.
 DASK_SMOKE = """
-import dask.dataframe as dd, pandas as pd, sys
+import dask, dask.dataframe as dd, pandas as pd, sys
 from distributed import Client, LocalCluster
 from joblib import parallel_config
 from sklearn.ensemble import RandomForestClassifier
-with LocalCluster(n_workers=1, processes=False) as cluster, Client(cluster):
+
+def scaled(part, factors, partition_info=None):
+    return part.assign(z=part.x * factors["k"])
+
+def write(part, number):
+    part.to_parquet(f"{sys.argv[1]}/part-{number}.parquet")
+    return len(part)
+
+with LocalCluster(n_workers=1, processes=False) as cluster, Client(cluster) as client:
     frame = pd.DataFrame({"x": range(100), "y": [0, 1] * 50})
-    table = dd.from_pandas(frame, npartitions=4).map_partitions(lambda part: part.assign(z=part.x))
-    table.to_parquet(sys.argv[1], write_index=False)
-    assert dd.read_parquet(sys.argv[1]).z.sum().compute() == frame.x.sum()
+    factors = dask.delayed({"k": 2}, pure=True, traverse=False)
+    meta = scaled(frame.iloc[:0], {"k": 2})
+    table = dd.from_pandas(frame, npartitions=4).map_partitions(scaled, factors, meta=meta)
+    tasks = [dask.delayed(write)(part, n) for n, part in enumerate(table.to_delayed())]
+    assert sum(client.gather(client.compute(tasks))) == 100
+    assert dd.read_parquet(sys.argv[1]).z.sum().compute() == 2 * frame.x.sum()
     with parallel_config(backend="dask"):
         RandomForestClassifier(n_estimators=4, n_jobs=2).fit(frame[["x"]], frame.y)
 """
@@ -57,5 +69,6 @@ def test_project_works_at_its_dependency_floors(tmp_path) -> None:
         assert release(installed) == release(floor), f"{name} {installed} is not its floor {floor}"
     run(".venv/bin/dvc dag", project)  # dvc reads dvc.yaml and its ignore rules
     (tmp_path / "smoke.py").write_text(DASK_SMOKE)
+    (tmp_path / "parts").mkdir()
     run(f".venv/bin/python {tmp_path / 'smoke.py'} {tmp_path / 'parts'}", project)
     run(".venv/bin/pytest -q -x", project)
