@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 # Baked only with compute=dask (even where the dask extra is installed without it).
-dask_tables = pytest.importorskip("{{ cookiecutter.package_name }}.pipeline.dask_tables")
+pytest.importorskip("{{ cookiecutter.package_name }}.pipeline.dask_tables")
 
 from {{ cookiecutter.package_name }}.errors import PipelineError
-from {{ cookiecutter.package_name }}.pipeline import tables
+from {{ cookiecutter.package_name }}.pipeline import dask_tables, tables
 from {{ cookiecutter.package_name }}.pipeline.model import save_model
 from {{ cookiecutter.package_name }}.pipeline.schema import load_schema, save_schema
 from {{ cookiecutter.package_name }}.stages.split import split
