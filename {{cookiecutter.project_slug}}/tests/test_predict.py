@@ -115,6 +115,13 @@ def test_an_out_holding_other_files_is_refused(project, monkeypatch, capsys, mix
     assert (project / "out" / "part-00000.parquet").read_text() == "an earlier part"
 
 
+def test_an_out_holding_the_data_is_refused(project, monkeypatch, capsys, mixed_frame, version):
+    in_parts(mixed_frame.drop(columns=["target"]), project / "scored", 30)
+    assert run(monkeypatch, "predict", "scored", "--out", "scored") == 1
+    assert "holds the data being scored" in capsys.readouterr().err
+    assert len(pd.read_parquet("scored")) == len(mixed_frame), "the data was deleted"
+
+
 def test_nothing_deployed_is_said(project, monkeypatch, capsys, mixed_frame) -> None:
     mixed_frame.to_parquet("rows.parquet")
     assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 1

@@ -24,6 +24,7 @@ from .deploy.release import environment, registry
 from .errors import PipelineError, UnusableInput
 from .params import load_params
 from .pipeline.engine import open_table, running
+from .pipeline.sources import find_parts
 
 log = logging.getLogger(__name__)
 PREDICTION, MODEL_VERSION, PROBABILITY = "prediction", "model_version", "probability_"
@@ -110,11 +111,19 @@ def is_output(name: str) -> bool:
     return name in (PREDICTION, MODEL_VERSION) or name.startswith(PROBABILITY)
 
 
-def clear_output(out: str) -> None:
+def clear_output(out: str, data: str) -> None:
     """Make way for the parts: OUT must not exist, or hold only part-*.parquet files (an
     earlier run's, deleted now so no stale part is left). Anything else is refused and
-    nothing deleted: OUT may be a folder the user keeps other data in."""
+    nothing deleted: OUT may be a folder the user keeps other data in. So is an OUT that
+    holds DATA (scoring an earlier run's parts into the same folder would delete them)."""
     fs, path = fsspec.core.url_to_fs(out)
+    folder = fs.unstrip_protocol(path).rstrip("/") + "/"
+    for part in find_parts(data):
+        if fs.unstrip_protocol(fsspec.core.url_to_fs(part.location)[1]).startswith(folder):
+            raise PipelineError(
+                f"OUT {out} holds the data being scored ({part.location}) - write the "
+                "predictions to another folder; nothing was deleted"
+            )
     if not fs.exists(path):
         return
     if not fs.isdir(path):
@@ -135,7 +144,7 @@ def clear_output(out: str) -> None:
 def predict(data: str, out: str, env: str | None = None) -> str:
     """Score DATA with the environment's version into OUT; say what was done."""
     version, model, features = served_model(env)
-    clear_output(out)
+    clear_output(out, data)
     with running():
         started = time.monotonic()  # the scoring itself, not a cluster's start
         table = open_table(data, chunk_rows=CHUNK_ROWS)
