@@ -135,6 +135,26 @@ def test_a_folder_without_logs_is_unusable(workspace, monkeypatch, capsys) -> No
     assert "holds no prediction logs" in capsys.readouterr().err
 
 
+def test_a_folder_of_logs_is_compared_with_the_predictions_logged(
+    workspace, monkeypatch, training
+) -> None:
+    batch = training.sample(300, random_state=0).drop(columns=["target"])
+    entry = {"inputs": batch.to_dict(orient="records"), "outputs": {"predictions": [1] * 300}}
+    (workspace / "logs").mkdir()
+    (workspace / "logs/predictions-1.jsonl").write_text(json.dumps(entry) + "\n")
+    assert monitor(monkeypatch, "logs") == 1
+    report = json.loads((workspace / "reports/drift.json").read_text())
+    assert report["rows"] == 300 and report["drifted_features"] == []
+    assert report["prediction_drift"], "the logged predictions (all 1) were not the ones compared"
+
+
+def test_a_folder_of_unreadable_logs_holds_no_rows(workspace, monkeypatch, capsys) -> None:
+    (workspace / "logs").mkdir()
+    (workspace / "logs/predictions-1.jsonl").write_text("not json\n")
+    assert monitor(monkeypatch, "logs") == 2
+    assert "logs holds no rows" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("task", ["regression"])
 def test_regression_predictions_drift_as_numbers(workspace, monkeypatch, training) -> None:
     batch = training.sample(300, random_state=0)

@@ -155,6 +155,8 @@ def count_batch(batch: str, profile: dict, model, version: str | None) -> list[d
     folder = log_folder(batch)
     if folder is not None:
         frame, logged = read_logs(folder)
+        if frame.empty:
+            raise UnusableInput(f"{batch} holds no rows")
         check_columns(list(frame.columns), profile)
         return [batch_counts(frame, 0, profile, model, version, logged)]
     try:
