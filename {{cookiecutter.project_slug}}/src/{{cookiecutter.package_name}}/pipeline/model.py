@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from joblib.numpy_pickle import NumpyPickler
 from sklearn.compose import ColumnTransformer
@@ -77,16 +78,27 @@ def build_model(features: pd.DataFrame, task: str, name: str, params: dict, seed
 
 def save_model(model: Pipeline, path: Path) -> None:
     """Write the model in joblib's format (joblib.load reads it), in bytes that depend on
-    the model alone, so dvc.lock repeats on any engine and cluster.
-
-    pickle writes a value once and refers back to it where the same object recurs; which
-    objects are shared depends on where the model was fitted (trees grown on Dask workers
-    come back holding their own copies of strings a local fit shares). Fast mode keeps no
-    such references: every value is written in full. A fitted pipeline holds no cycles,
-    which fast mode could not write.
-    """
+    the model alone, so dvc.lock repeats on any engine and cluster."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as file:
-        pickler = NumpyPickler(file)
-        pickler.fast = True
-        pickler.dump(model)
+        CanonicalPickler(file).dump(model)
+
+
+class CanonicalPickler(NumpyPickler):
+    """joblib's pickler, with equal strings and dtypes written once whichever object holds them.
+
+    pickle writes an object once and refers back to it where the same object recurs, so
+    its bytes follow which objects are shared, and that depends on where the model was
+    fitted: trees grown on Dask workers come back holding their own copies of strings
+    ("gini", "median") and dtypes that a local fit shares. Here equal values are one object
+    before pickle looks, so the bytes follow the values only.
+    """
+
+    def __init__(self, file, **kwargs):
+        super().__init__(file, **kwargs)
+        self.canonical: dict = {}
+
+    def save(self, obj, *args, **kwargs):
+        if type(obj) in (str, bytes) or (isinstance(obj, np.dtype) and obj.metadata is None):
+            obj = self.canonical.setdefault((type(obj), obj), obj)
+        return super().save(obj, *args, **kwargs)
