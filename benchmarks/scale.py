@@ -22,8 +22,9 @@ Dask path: this script starts `dask scheduler` on 127.0.0.1 and two `dask worker
 processes (one process, one thread, --memory-limit 2GB each) from the project's venv, and
 sets DASK_SCHEDULER_ADDRESS: the issue's 2 workers x 2 GB, with every process visible. Each
 stage of dvc.yaml runs in turn, by its command (ingest, validate, split, train, evaluate,
-profile; DVC's hashing and caching is not timed), then `make deploy` (to a registry in the
-scratch folder) and `make predict DATA=<dataset> OUT=<folder>`. For each: wall time, and
+profile; their outputs removed first, as DVC does; DVC's hashing and caching is not
+timed), then `make deploy` (to a registry in the scratch folder) and `make predict
+DATA=<dataset> OUT=<folder>`. For each: wall time, and
 the peak RSS of the step's own process tree (its largest process), the scheduler and each
 worker (worker and nanny; a worker restarted by its nanny is counted), and the machine's
 1-minute load average as the step ended (on a shared machine, read times with it). Sizes:
@@ -151,6 +152,18 @@ class Project:
             tail = log.read_text()[-2500:]
             print(f"  {name} FAILED (exit {code}) - the end of {log}:\n{tail}", flush=True)
         return Step(name, seconds, usage, failed=code != 0, load=os.getloadavg()[0])
+
+    def stage_outputs(self) -> dict[str, list[Path]]:
+        """Each stage's outputs in dvc.yaml, which DVC removes before it runs the stage
+        (persistent ones aside): a Dask stage writes a folder of parts, and parts left
+        from a larger dataset would be read with the new ones."""
+        listing = (
+            "import json, os; from dvc.repo import Repo; repo = Repo('.'); print(json.dumps("
+            "{s.name: [os.path.relpath(o.fs_path, repo.root_dir) for o in s.outs "
+            "if not o.persist] for s in repo.index.stages if s.cmd}))"
+        )
+        outputs = json.loads(self.output(f"python -c {shlex.quote(listing)}"))
+        return {stage: [self.root / path for path in paths] for stage, paths in outputs.items()}
 
     def stage_commands(self) -> dict[str, str]:
         """Each stage's command line from dvc.yaml, resolved by DVC (bare_pipeline.py)."""
@@ -292,6 +305,13 @@ def dask_cluster(project: Project, scratch: Path) -> Iterator[str]:
                 process.wait()
 
 
+def remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def rows_in(folder: Path) -> int:
     return sum(pq.ParquetFile(path).metadata.num_rows for path in folder.rglob("*.parquet"))
 
@@ -315,8 +335,10 @@ def run_path(
     env = {**env, "MODEL_REGISTRY": str(project.scratch / f"registry-{label}")}
     print(f"\n## {run.path} path, {rows:,} rows in {files_in(data)} files", flush=True)
     print(header(), flush=True)
+    outputs = project.stage_outputs()
     for name in [*STAGES, "deploy", "predict"]:
-        shutil.rmtree(out, ignore_errors=True)
+        for path in [*outputs.get(name, []), out]:
+            remove(path)
         step = project.measure(name, commands[name], env, logs / f"{label}-{name}.log")
         if name == "predict" and not step.failed:
             step.rows = rows_in(out)
@@ -466,6 +488,8 @@ def measure_train(project: Project, data: Path, args, env: dict[str, str]) -> di
     half = args.max_rows // 2
     set_params(project.root, data, args, half)
     command = project.stage_commands()["train"]
+    for path in project.stage_outputs()["train"]:
+        remove(path)
     log = project.scratch / "logs" / "train-half.log"
     return {half: project.measure("train", command, env, log)}
 
