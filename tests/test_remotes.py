@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import boto3  # comes with moto
+import pandas as pd
 import pytest
 import yaml
 
@@ -102,6 +103,46 @@ def test_s3_remote_round_trip_and_registry(tmp_path: Path) -> None:
         assert "endpointurl" not in (project / ".dvc/config").read_text()
         assert ".dvc/config.local" not in run("git ls-files .dvc", project).stdout
         deploy_and_load(clone, "s3://dvc-store/registry", {**env, "AWS_ENDPOINT_URL": endpoint})
+        read_in_place(clone, s3, {**env, "AWS_ENDPOINT_URL": endpoint})
+
+
+def read_in_place(clone: Path, s3, env: dict) -> None:
+    """A dataset in object storage read in place, as the generated README's Scale out says:
+    data.source and an external dependency of ingest name the same folder; DVC records its
+    objects' ETags, so a new object reruns ingest, and caches none of the data."""
+    s3.create_bucket(Bucket="events")
+    rows = pd.DataFrame({"size": [float(i % 17) for i in range(60)], "target": [0, 1] * 30})
+    for number in range(2):
+        part = rows.iloc[number * 30 : (number + 1) * 30].to_parquet(index=False)
+        s3.put_object(Bucket="events", Key=f"in/part-{number}.parquet", Body=part)
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    params["data"]["source"] = "s3://events/in/"
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    pipeline = (clone / "dvc.yaml").read_text()
+    external = "      - ${paths.external}\n"
+    (clone / "dvc.yaml").write_text(
+        pipeline.replace(external, external + "      - s3://events/in/\n", 1)
+    )
+    cache = sum(path.stat().st_size for path in (clone / ".dvc/cache").rglob("*") if path.is_file())
+    ingested = run(".venv/bin/dvc repro ingest", clone, env=env)
+    assert "ingested 60 rows" in ingested.stderr + ingested.stdout
+    grown = sum(path.stat().st_size for path in (clone / ".dvc/cache").rglob("*") if path.is_file())
+    snapshot = (clone / "data/raw/dataset.parquet").stat().st_size
+    assert grown - cache < snapshot + 4096, (
+        "the input's objects were cached, not only ingest's output"
+    )
+    assert "up to date" in run(".venv/bin/dvc status ingest", clone, env=env).stdout
+    s3.put_object(
+        Bucket="events", Key="in/part-2.parquet", Body=rows.head(5).to_parquet(index=False)
+    )
+    status = run(".venv/bin/dvc status ingest", clone, env=env).stdout
+    assert "modified:           s3://events/in/" in status, status
+    assert "ingested 65 rows" in run(".venv/bin/dvc repro ingest", clone, env=env).stderr
+
+
+def cache_size(project: Path) -> int:
+    files = (path for path in (project / ".dvc/cache").rglob("*") if path.is_file())
+    return sum(path.stat().st_size for path in files)
 
 
 def test_azure_remote_round_trip_and_registry(tmp_path: Path) -> None:
