@@ -74,3 +74,10 @@ def test_same_model_bytes(on_cluster, mixed_frame, tmp_path: Path, max_rows: int
         model = train(training_rows(dask, params), params)
     save_model(model, tmp_path / "dask.joblib")
     assert (tmp_path / "local.joblib").read_bytes() == (tmp_path / "dask.joblib").read_bytes()
+
+
+def test_a_rewritten_output_keeps_no_earlier_parts(dask_client, mixed_frame, tmp_path) -> None:
+    out = tmp_path / "train.parquet"
+    in_parts(mixed_frame, out, 4)  # an earlier, bigger run's parts
+    assert dask_tables.from_frame(mixed_frame.head(7)).write(out) == 7
+    assert len(pd.read_parquet(out)) == 7

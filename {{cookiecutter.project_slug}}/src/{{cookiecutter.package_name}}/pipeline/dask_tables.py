@@ -8,6 +8,7 @@ decided from its values (rows.py), so any cluster writes the same bytes.
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -70,7 +71,13 @@ class Table:
         return self.frame.compute().reset_index(drop=True)
 
     def write(self, path: Path | str) -> int:
-        """A folder of part-00000.parquet, ...: the pipeline's intermediates at scale."""
+        """A folder of part-00000.parquet, ...: the pipeline's intermediates at scale. What
+        was at path goes first (dvc repro removes a stage's outputs too; a stage run by hand
+        must not leave an earlier run's extra parts to be read with the new ones)."""
+        path = Path(path)
+        if path.is_dir():
+            shutil.rmtree(path)
+        path.unlink(missing_ok=True)
         return self.write_parts(path)
 
     def write_parts(self, folder: Path | str) -> int:
