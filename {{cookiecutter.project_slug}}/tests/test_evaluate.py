@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.pipeline import tables
+from {{ cookiecutter.package_name }}.stages import evaluate as evaluate_stage
 from {{ cookiecutter.package_name }}.stages.evaluate import evaluate
 from {{ cookiecutter.package_name }}.stages.train import train
 
@@ -35,6 +36,18 @@ def test_regression_report(regression_frame: pd.DataFrame) -> None:
     assert scores["r2"] > 0.9
     table = plots["predictions.csv"]
     assert (table["actual"] - table["predicted"] - table["residual"]).abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_plots_of_many_rows_are_thinned_for_git(monkeypatch, task: str) -> None:
+    monkeypatch.setattr(evaluate_stage, "PLOT_ROWS", 10)
+    frame = small_frame(task)
+    params = make_params(task)
+    _, plots = evaluate(train(frame, params), tables.from_frame(frame), params)
+    for name, table in plots.items():
+        assert 0 < len(table) <= 11, name
+    curve = plots.get("roc.csv")
+    assert curve is None or curve["tpr"].iloc[-1] == 1, "a thinned curve keeps its end"
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])

@@ -9,6 +9,7 @@ importance from a deterministic sample of evaluate.importance_max_rows test rows
 import argparse
 import json
 import logging
+import math
 from pathlib import Path
 
 import joblib
@@ -25,6 +26,10 @@ from ..pipeline.metrics import classification_report, importance_table, regressi
 log = logging.getLogger(__name__)
 DIGITS = 6  # enough for any comparison, short enough to read in `dvc metrics diff`
 ACTUAL, PREDICTED, SCORE = "actual", "predicted", "score_"
+# Rows a plot file keeps at most: plots are committed to git, and a table of one row per
+# test row (confusion, predicted vs actual) or a curve of one point per threshold grows
+# with the data. Beyond it every k-th row is kept, which keeps the proportions.
+PLOT_ROWS = 10_000
 
 
 def scored(frame: pd.DataFrame, number: int, model: Pipeline, target: str) -> pd.DataFrame:
@@ -63,7 +68,19 @@ def evaluate(model: Pipeline, test: Table, params: Params) -> tuple[dict, dict[s
         settings.importance_max_rows,
         params.train.seed,
     )
+    plots = {name: thinned(table, PLOT_ROWS) for name, table in plots.items()}
     return {name: round(float(value), DIGITS) for name, value in metrics.items()}, plots
+
+
+def thinned(table: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """Every k-th row of a table longer than limit, and its last row (a curve's end)."""
+    if len(table) <= limit:
+        return table
+    step = math.ceil(len(table) / limit)
+    kept = list(range(0, len(table), step))
+    if kept[-1] != len(table) - 1:
+        kept.append(len(table) - 1)
+    return table.iloc[kept].reset_index(drop=True)
 
 
 def main(argv: list[str] | None = None) -> None:
