@@ -123,14 +123,15 @@ def gather(tasks: list[Delayed], what: str) -> list:
 
 def open_table(source: str | Path, chunk_rows: int | None = None) -> Table:
     """The table a file, folder, glob or URL holds (see sources.py), in dask's partitions;
-    chunk_rows caps the rows of a CSV partition (Parquet splits by row group and size)."""
+    partitions are bounded by dask itself: CSV in blocks of 64 MB, Parquet by row group
+    and size, so chunk_rows (the local engine's bound) is not needed here."""
     parts = find_parts(str(source))
     if parts[0].kind == "bundled":
         return from_frame(parts[0].read())
     files = [part.location for part in parts]
     try:
         if parts[0].kind == "csv":
-            frame = dd.read_csv(files, blocksize=None if chunk_rows else "64MB")
+            frame = dd.read_csv(files, blocksize="64MB")
         else:
             frame = dd.read_parquet(files)
     except (OSError, ValueError, ImportError) as error:
