@@ -206,8 +206,8 @@ def stage_commands(project: Path) -> dict[str, list[str]]:
 def test_the_local_engine_gets_the_same_split_schema_and_metrics(
     project: Path, tmp_path: Path
 ) -> None:
-    """Every stage again in a folder of its own, on tables.py in this process: the rows each
-    side holds out, the schema inferred and the metrics equal those of the Dask run."""
+    """The stages up to evaluate again, in a folder of their own, on tables.py: the rows
+    held out, the schema inferred and the metrics equal those of the Dask run."""
     local = tmp_path / "local"
     (local / "data").mkdir(parents=True)
     (local / "params.yaml").write_text((project / "params.yaml").read_text())
@@ -215,10 +215,12 @@ def test_the_local_engine_gets_the_same_split_schema_and_metrics(
     script = tmp_path / "local_engine.py"
     script.write_text(LOCAL_ENGINE.format(package=PACKAGE))
     python = project / ".venv/bin/python"
+    paths = pipeline_paths(project)
     for arguments in stage_commands(project).values():
         run(shlex.join([str(python), str(script), *arguments]), local)
+        if paths["metrics"] in arguments:
+            break  # what follows (the drift profile) is not compared here
 
-    paths = pipeline_paths(project)
     assert (local / paths["train"]).is_file(), "the local engine writes one file, not parts"
     held_out = pd.read_parquet(local / paths["test"])
     assert 0 < len(held_out) < len(pd.read_parquet(local / paths["train"]))
