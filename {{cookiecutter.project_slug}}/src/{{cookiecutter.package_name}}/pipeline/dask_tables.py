@@ -27,6 +27,9 @@ from .sources import find_parts, write_part
 from .tables import part_name
 
 log = logging.getLogger(__name__)
+# Dask logs each connection, worker and shutdown step at INFO: the stages' own lines (the
+# dashboard's address, progress) are what a user reads; Dask's warnings still show.
+logging.getLogger("distributed").setLevel(logging.WARNING)
 # Text stays in pandas' own string type, as the local engine reads it, so both engines
 # hash and compare the same values.
 dask.config.set({"dataframe.convert-string": False})
