@@ -131,7 +131,7 @@ def enforce(
             f"the data does not match {path}:\n"
             + "\n".join(f"  {line}" for line in lines)
             + f"\n{PARTITIONS}\nIf the data changed on purpose, edit or delete {path} and rerun."
-        ) from errors
+        ) from None  # the message says it all; pandera's errors do not survive Dask's pickling
 
 
 def describe_failures(cases: pd.DataFrame, partition: int = 0) -> list[str]:
