@@ -127,11 +127,13 @@ def enforce(
         return schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         lines = describe_failures(errors.failure_cases, partition)
-        raise PipelineError(
-            f"the data does not match {path}:\n"
-            + "\n".join(f"  {line}" for line in lines)
-            + f"\n{PARTITIONS}\nIf the data changed on purpose, edit or delete {path} and rerun."
-        ) from None  # the message says it all; pandera's errors do not survive Dask's pickling
+    # Raised outside the except block: the message names every column, rule and partition,
+    # and pandera's errors would lose their state (with a warning) in Dask's pickling.
+    raise PipelineError(
+        f"the data does not match {path}:\n"
+        + "\n".join(f"  {line}" for line in lines)
+        + f"\n{PARTITIONS}\nIf the data changed on purpose, edit or delete {path} and rerun."
+    )
 
 
 def describe_failures(cases: pd.DataFrame, partition: int = 0) -> list[str]:
