@@ -122,6 +122,22 @@ def test_an_out_holding_the_data_is_refused(project, monkeypatch, capsys, mixed_
     assert len(pd.read_parquet("scored")) == len(mixed_frame), "the data was deleted"
 
 
+def test_the_data_is_found_in_out_however_spelled(project, monkeypatch, mixed_frame, version):
+    in_parts(mixed_frame.drop(columns=["target"]), project / "scored", 30)
+    (project / "link").symlink_to(project / "scored")
+    for out in ("data/../scored", "link"):
+        assert run(monkeypatch, "predict", "scored", "--out", out) == 1
+    assert len(pd.read_parquet("scored")) == len(mixed_frame), "the data was deleted"
+
+
+def test_a_failed_run_keeps_the_earlier_parts(project, monkeypatch, mixed_frame, version):
+    mixed_frame.to_parquet("rows.parquet")
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 0
+    pd.DataFrame({"other": [1, 2]}).to_parquet("unscorable.parquet")
+    assert run(monkeypatch, "predict", "unscorable.parquet", "--out", "out") == 2
+    assert len(pd.read_parquet("out")) == len(mixed_frame), "the earlier parts were deleted"
+
+
 def test_nothing_deployed_is_said(project, monkeypatch, capsys, mixed_frame) -> None:
     mixed_frame.to_parquet("rows.parquet")
     assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 1

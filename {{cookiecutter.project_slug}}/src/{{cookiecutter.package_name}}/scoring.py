@@ -11,6 +11,7 @@ the input columns, `prediction`, `probability_<class>` for a classifier, `model_
 
 import argparse
 import logging
+import os
 import time
 from fnmatch import fnmatchcase
 
@@ -117,9 +118,9 @@ def clear_output(out: str, data: str) -> None:
     nothing deleted: OUT may be a folder the user keeps other data in. So is an OUT that
     holds DATA (scoring an earlier run's parts into the same folder would delete them)."""
     fs, path = fsspec.core.url_to_fs(out)
-    folder = fs.unstrip_protocol(path).rstrip("/") + "/"
+    folder = canonical(out).rstrip("/") + "/"
     for part in find_parts(data):
-        if fs.unstrip_protocol(fsspec.core.url_to_fs(part.location)[1]).startswith(folder):
+        if canonical(part.location).startswith(folder):
             raise PipelineError(
                 f"OUT {out} holds the data being scored ({part.location}) - write the "
                 "predictions to another folder; nothing was deleted"
@@ -141,14 +142,22 @@ def clear_output(out: str, data: str) -> None:
         fs.rm(f"{path.rstrip('/')}/{name}")
 
 
+def canonical(location: str) -> str:
+    """One spelling per place: a local path resolved (.., symlinks), a URL normalised."""
+    fs, path = fsspec.core.url_to_fs(location)
+    if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
+        return os.path.realpath(path)
+    return fs.unstrip_protocol(path)
+
+
 def predict(data: str, out: str, env: str | None = None) -> str:
     """Score DATA with the environment's version into OUT; say what was done."""
     version, model, features = served_model(env)
-    clear_output(out, data)
     with running():
         started = time.monotonic()  # the scoring itself, not a cluster's start
         table = open_table(data, chunk_rows=CHUNK_ROWS)
         check_columns(table.columns, features, data)
+        clear_output(out, data)  # only once DATA is known to be scorable
         # Each part holds its partition's rows, every one scored: rows written = rows read.
         rows = table.map(score, model, features, version).write_parts(out)
         seconds = time.monotonic() - started
