@@ -81,3 +81,12 @@ def test_a_rewritten_output_keeps_no_earlier_parts(dask_client, mixed_frame, tmp
     in_parts(mixed_frame, out, 4)  # an earlier, bigger run's parts
     assert dask_tables.from_frame(mixed_frame.head(7)).write(out) == 7
     assert len(pd.read_parquet(out)) == 7
+
+
+def test_a_csv_type_that_changes_late_is_explained(dask_client, tmp_path) -> None:
+    """dask guesses CSV types from the first rows: a missing integer far down fails clearly."""
+    rows = pd.DataFrame({"count": range(30_000)}).astype("Int64")
+    rows.loc[len(rows) - 1, "count"] = None
+    rows.to_csv(tmp_path / "late.csv", index=False)
+    with pytest.raises(PipelineError, match=r"convert the data to Parquet(.|\n)*\| count"):
+        dask_tables.open_table(tmp_path / "late.csv").write(tmp_path / "out")

@@ -64,6 +64,14 @@ def test_unknown_file_type_is_explained(tmp_path: Path) -> None:
         load(str(tmp_path / "data.xlsx"))
 
 
+def test_key_value_folders_are_refused(tmp_path: Path, mixed_frame: pd.DataFrame) -> None:
+    """A Hive-partitioned dataset keeps a column in its folder names, which a file read
+    alone would lose."""
+    mixed_frame.to_parquet(tmp_path / "events", partition_cols=["colour"])
+    with pytest.raises(PipelineError, match=r"key=value folders \(colour="):
+        load(str(tmp_path / "events"))
+
+
 def test_unreadable_file_is_explained(tmp_path: Path) -> None:
     """A corrupt Parquet file fails naming the file."""
     path = tmp_path / "broken.parquet"

@@ -117,11 +117,21 @@ def gather(tasks: list[Delayed], what: str) -> list:
     client = get_client()
     futures = client.compute(tasks)
     last = time.monotonic()
-    for done, _ in enumerate(as_completed(futures), start=1):
-        if time.monotonic() - last > 10 and done < len(futures):
-            log.info("%s: %d of %d partitions done", what, done, len(futures))
-            last = time.monotonic()
-    return client.gather(futures)
+    try:
+        for done, _ in enumerate(as_completed(futures), start=1):
+            if time.monotonic() - last > 10 and done < len(futures):
+                log.info("%s: %d of %d partitions done", what, done, len(futures))
+                last = time.monotonic()
+        return client.gather(futures)
+    except ValueError as error:
+        if "Mismatched dtypes" not in str(error):
+            raise
+        # dask guesses a CSV column's type from the first rows; a later block disagrees.
+        found = "\n".join(line for line in str(error).splitlines() if line.startswith("|"))
+        raise PipelineError(
+            "a CSV column's type changes past the rows dask sampled to guess it - convert the "
+            f"data to Parquet, which records each column's type:\n{found}"
+        ) from None
 
 
 def open_table(source: str | Path, chunk_rows: int | None = None) -> Table:
@@ -172,7 +182,11 @@ def running() -> Iterator[Client]:
             dashboard_address="127.0.0.1:0",  # this machine only, on a free port
             silence_logs=logging.WARNING,
         )
-        client = Client(cluster)
+        try:
+            client = Client(cluster)
+        except BaseException:
+            cluster.close()
+            raise
     log.info("Dask dashboard: %s", client.dashboard_link)
     try:
         with parallel_config(backend="dask"):

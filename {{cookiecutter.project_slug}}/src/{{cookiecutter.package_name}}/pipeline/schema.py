@@ -21,8 +21,12 @@ SLACK = 1.0
 
 # How a failure's partition number reads: the stage checks the data a partition at a time.
 PARTITIONS = (
-    "(A partition is a block of rows the stage reads, numbered from 0: the files of a "
-    "dataset folder in name order, or slices of a large file.)"
+{%- if cookiecutter.compute == "dask" %}
+    "(A partition is a block of rows the stage reads, numbered from 0 in file order: about "
+    "one per Parquet file of its input, or a slice of a large file.)"
+{%- else %}
+    "(compute=local reads the stage's input as one block, partition 0.)"
+{%- endif %}
 )
 HEADER = """\
 # Rules the validate stage enforces on the data from `source`, inferred from its first

@@ -97,6 +97,7 @@ def find_parts(source: str) -> list[Part]:
             found = sorted(fs.glob(path))
         elif fs.isdir(path):
             found = sorted(name for name in fs.find(path) if not hidden(name, path))
+            refuse_hive_folders(source, found, path)
         elif fs.exists(path):
             found = [path]
         else:
@@ -118,6 +119,20 @@ def find_parts(source: str) -> list[Part]:
     kind = kinds.pop()
     local = isinstance(fs, fsspec.implementations.local.LocalFileSystem)
     return [Part(name if local else fs.unstrip_protocol(name), kind) for name in found]
+
+
+def refuse_hive_folders(source: str, found: list[str], root: str) -> None:
+    """Folders named key=value (Hive partitioning) hold a column in their names, which a
+    file read alone loses: refuse them rather than drop the column on one engine only."""
+    for name in found:
+        relative = Path(name).relative_to(root) if name.startswith(root) else Path(name)
+        keyed = [piece for piece in relative.parts[:-1] if "=" in piece]
+        if keyed:
+            raise PipelineError(
+                f"{source!r} is partitioned into key=value folders ({keyed[0]}/...): their "
+                "names hold a column the files lack - write that column into the files and "
+                "keep them in plain folders"
+            )
 
 
 def hidden(name: str, root: str) -> bool:
