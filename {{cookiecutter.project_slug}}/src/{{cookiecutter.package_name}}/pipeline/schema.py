@@ -20,14 +20,14 @@ from ..errors import PipelineError
 SLACK = 1.0
 
 # How a failure's partition number reads: the stage checks the data a partition at a time.
-PARTITIONS = (
 {%- if cookiecutter.compute == "dask" %}
+PARTITIONS = (
     "(A partition is a block of rows the stage reads, numbered from 0 in file order: about "
     "one per Parquet file of its input, or a slice of a large file.)"
-{%- else %}
-    "(compute=local reads the stage's input as one block, partition 0.)"
-{%- endif %}
 )
+{%- else %}
+PARTITIONS = "(compute=local reads the stage's input as one block, partition 0.)"
+{%- endif %}
 HEADER = """\
 # Rules the validate stage enforces on the data from `source`, inferred from its first
 # version. Edit a rule to loosen or tighten it, or delete this file to infer it again.
