@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .deploy.bundle import check_and_load
-from .deploy.release import environment, registry
+from .deploy.release import environment, registry, served_version
 from .errors import PipelineError, UnusableInput
 from .params import load_params
 from .pipeline.engine import open_table, running
@@ -37,12 +37,7 @@ def served_model(env: str | None) -> tuple[str, Pipeline, list[dict]]:
     """The checked model the environment serves: its version, the model, its features."""
     env = environment(env)
     store = registry(load_params())
-    version = store.current(env)
-    if version is None:
-        raise PipelineError(
-            f"{env} serves no version in {store.location} - deploy one first: "
-            f"make deploy DEPLOY_ENV={env}"
-        )
+    version = served_version(store, env)
     manifest = store.manifest(version)
     files = {name: store.read(version, name) for name in manifest["sha256"]}
     loaded = check_and_load(manifest, files)

@@ -41,6 +41,17 @@ def environment(given: str | None = None) -> str:
     return checked_env(given or os.environ.get("DEPLOY_ENV") or PRODUCTION, "DEPLOY_ENV")
 
 
+def served_version(store: Registry, env: str) -> str:
+    """The version env serves; PipelineError saying how to deploy one when there is none."""
+    version = store.current(env)
+    if version is None:
+        raise PipelineError(
+            f"{env} serves no version in {store.location} - deploy to it first: "
+            f"make deploy DEPLOY_ENV={env}"
+        )
+    return version
+
+
 def gate(metrics: dict, params: Params, production: dict | None) -> str:
     """Refuse a model under the threshold or worse than production beyond the tolerance
     (whichever environment it goes to, production is the bar)."""
@@ -157,12 +168,7 @@ def promote(source: str, target: str, expected: str | None = None) -> str:
         raise PipelineError(f"FROM and TO are both {source} - name two environments")
     store = registry(load_params())
     with store.lock():
-        version = store.current(source)
-        if version is None:
-            raise PipelineError(
-                f"{source} serves no version in {store.location} - deploy to it first: "
-                f"make deploy DEPLOY_ENV={source}"
-            )
+        version = served_version(store, source)
         if expected is not None and version != expected:
             raise PipelineError(
                 f"{source} serves version {version}, not {expected}: a later deploy replaced "

@@ -25,12 +25,7 @@ def smoke(env: str | None = None, url: str | None = None, wait: float = VERSION_
     """Check the server at `url`, or a local one, against what `env` serves."""
     env = release.environment(env)
     store = release.registry(load_params())
-    version = store.current(env)
-    if version is None:
-        raise PipelineError(
-            f"{env} serves no version in {store.location} - deploy to it first: "
-            f"make deploy DEPLOY_ENV={env}"
-        )
+    version = release.served_version(store, env)
     manifest = store.manifest(version)
     if url:
         return check_server(url, manifest, wait)
