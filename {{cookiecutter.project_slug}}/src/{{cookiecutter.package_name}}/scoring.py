@@ -44,14 +44,25 @@ def served_model(env: str | None) -> tuple[str, Pipeline, list[dict]]:
     return loaded.version, loaded.model, manifest["features"]
 
 
-def check_columns(columns: list[str], features: list[dict], data: str) -> None:
-    missing = [feature["name"] for feature in features if feature["name"] not in columns]
+def check_columns(columns: list[str], expected: list[str], data: str) -> None:
+    """Refuse data that lacks feature columns the model takes, naming them (monitor too)."""
+    missing = [name for name in expected if name not in columns]
     if missing:
         raise UnusableInput(
-            f"{data} lacks {len(missing)} of the model's {len(features)} feature columns "
+            f"{data} lacks {len(missing)} of the model's {len(expected)} feature columns "
             f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}); "
-            f"its columns are: {', '.join(columns[:10]) or 'none'}"
+            f"its columns are: {', '.join(map(str, columns[:10])) or 'none'}"
         )
+
+
+def as_number(column: pd.Series, name: str, number: int) -> pd.Series:
+    """A feature column as floats; text among the numbers is refused (monitor too)."""
+    numbers = pd.to_numeric(column, errors="coerce").astype(float)
+    if (numbers.isna() & column.notna()).any():
+        raise UnusableInput(
+            f"column {name!r} holds text where the model expects numbers (partition {number})"
+        )
+    return numbers
 
 
 def model_frame(frame: pd.DataFrame, features: list[dict], number: int) -> pd.DataFrame:
@@ -63,12 +74,7 @@ def model_frame(frame: pd.DataFrame, features: list[dict], number: int) -> pd.Da
     for feature in features:
         name, column = feature["name"], frame[feature["name"]]
         if feature["type"] == "number":
-            columns[name] = pd.to_numeric(column, errors="coerce").astype(float)
-            if (columns[name].isna() & column.notna()).any():
-                raise UnusableInput(
-                    f"column {name!r} holds text where the model expects numbers "
-                    f"(partition {number})"
-                )
+            columns[name] = as_number(column, name, number)
         else:
             columns[name] = column.astype(object).where(column.notna(), np.nan)
     return pd.DataFrame(columns, index=frame.index)
@@ -151,7 +157,7 @@ def predict(data: str, out: str, env: str | None = None) -> str:
     with running():
         started = time.monotonic()  # the scoring itself, not a cluster's start
         table = open_table(data, chunk_rows=CHUNK_ROWS)
-        check_columns(table.columns, features, data)
+        check_columns(table.columns, [feature["name"] for feature in features], data)
         clear_output(out, data)  # only once DATA is known to be scorable
         # Each part holds its partition's rows, every one scored: rows written = rows read.
         rows = table.map(score, model, features, version).write_parts(out)

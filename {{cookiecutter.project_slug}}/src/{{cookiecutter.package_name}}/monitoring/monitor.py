@@ -24,7 +24,7 @@ from ..pipeline.engine import open_table, running
 from ..pipeline.features import prepare
 from ..pipeline.sources import FORMATS
 from ..products import product
-from ..scoring import MODEL_VERSION, PREDICTION
+from ..scoring import MODEL_VERSION, PREDICTION, as_number, check_columns
 from . import drift
 from . import report as driftreport
 
@@ -85,30 +85,13 @@ def reference(params: Params) -> tuple[dict, object, str, str | None]:
     return profile, model, f"the workspace's {profile_file} (nothing deployed yet)", None
 
 
-def check_columns(columns: list[str], profile: dict) -> None:
-    expected = list(profile["features"])
-    missing = [name for name in expected if name not in columns]
-    if missing:
-        found = ", ".join(map(str, columns[:10])) or "none"
-        raise UnusableInput(
-            f"the batch lacks {len(missing)} of the model's {len(expected)} feature columns "
-            f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}); "
-            f"its columns are: {found}"
-        )
-
-
 def as_numbers(frame: pd.DataFrame, profile: dict, number: int) -> pd.DataFrame:
     """The partition with its numeric features as numbers; text among them is unusable."""
-    numeric = {}
-    for name, summary in profile["features"].items():
-        if summary["kind"] == "numeric":
-            numbers = pd.to_numeric(frame[name], errors="coerce")
-            if (numbers.isna() & frame[name].notna()).any():
-                raise UnusableInput(
-                    f"column {name!r} holds text where the model expects numbers "
-                    f"(partition {number})"
-                )
-            numeric[name] = numbers
+    numeric = {
+        name: as_number(frame[name], name, number)
+        for name, summary in profile["features"].items()
+        if summary["kind"] == "numeric"
+    }
     return frame.assign(**numeric)
 
 
@@ -157,11 +140,11 @@ def count_batch(batch: str, profile: dict, model, version: str | None) -> list[d
         frame, logged = read_logs(folder)
         if frame.empty:
             raise UnusableInput(f"{batch} holds no rows")
-        check_columns(list(frame.columns), profile)
+        check_columns(list(frame.columns), list(profile["features"]), "the batch")
         return [batch_counts(frame, 0, profile, model, version, logged)]
     try:
         table = open_table(batch, chunk_rows=CHUNK_ROWS)
-        check_columns(table.columns, profile)
+        check_columns(table.columns, list(profile["features"]), "the batch")
         return table.summarise(batch_counts, profile, model, version)
     except (OSError, ValueError) as error:  # each reader raises its own kinds: unreadable
         raise UnusableInput(f"cannot read {batch}: {error}") from None
