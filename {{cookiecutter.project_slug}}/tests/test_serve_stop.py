@@ -152,16 +152,25 @@ def test_two_workers_share_their_metrics_and_drain_on_sigterm(start_server) -> N
         connection.request("POST", "/predict", body, {"Content-Type": "application/json"})
         assert connection.getresponse().status == 200
         connection.close()
+    # A request is counted as its response ends, so the last count may land just after the
+    # client has its answer: wait a moment for it, then every scrape must say exactly 20.
+    deadline = time.monotonic() + 5
+    while predictions_counted(port) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
     for _ in range(3):  # whichever worker answers the scrape
-        _, text = get(port, "/metrics")
-        counts = {
-            tuple(sorted(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(text.decode())
-            for sample in family.samples
-            if sample.name == "serve_http_requests_total"
-        }
-        assert counts[(("route", "/predict"), ("status", "200"))] == 20
+        assert predictions_counted(port) == 20
     stop_with_requests_in_flight(process, port)
+
+
+def predictions_counted(port: int) -> float:
+    _, text = get(port, "/metrics")
+    counts = {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text.decode())
+        for sample in family.samples
+        if sample.name == "serve_http_requests_total"
+    }
+    return counts.get((("route", "/predict"), ("status", "200")), 0.0)
 
 
 def test_metrics_folder(tmp_path, monkeypatch) -> None:
