@@ -127,6 +127,7 @@ def test_deploys_and_rollbacks_under_load_fail_no_request(served) -> None:
             status, _, headers = client.call("POST", "/predict", {"records": [row]})
             statuses[status] += 1
             versions[headers.get("x-model-version")] += 1
+            time.sleep(0.02)  # always some requests in flight, and a core left to the suite
 
     workers = [threading.Thread(target=hammer) for _ in range(16)]
     for worker in workers:

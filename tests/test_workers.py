@@ -16,6 +16,7 @@ POLL = 0.5  # SERVE_POLL_INTERVAL
 CONVERGE_WITHIN = 30  # s: a poll or two, plus loading and checking a model on a busy machine
 CLIENTS = 8
 REQUESTS_PER_CONNECTION = 10  # new connections often, so that both workers take some
+PAUSE = 0.02  # s between a client's requests: always some in flight, a core left to the suite
 COUNT_PER_WORKER = """
 import glob, json, sys
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -56,6 +57,7 @@ class Load:
                 except OSError as error:
                     answer = (start, 0, repr(error))
                 self.answers.append(answer)
+                time.sleep(PAUSE)
             connection.close()
 
     def __enter__(self) -> "Load":
