@@ -8,18 +8,19 @@ import sys
 from pathlib import Path
 
 LICENSES = Path("_licenses")
+# Each provider's pipeline and dependency bot config (.github holds Dependabot's); GitLab
+# and Azure share Renovate's, which stays when either is chosen.
 CI_FILES = {
-    "github": Path(".github"),
-    "gitlab": Path(".gitlab-ci.yml"),
-    "azure": Path("azure-pipelines.yml"),
+    "github": (Path(".github"),),
+    "gitlab": (Path(".gitlab-ci.yml"), Path("renovate.json")),
+    "azure": (Path("azure-pipelines.yml"), Path("renovate.json")),
 }
 
 
 def remove_ci(provider: str) -> None:
-    """Keep only the chosen CI provider's files."""
-    for name, path in CI_FILES.items():
-        if name == provider:
-            continue
+    """Keep only the chosen CI provider's files (none for ci_provider=none)."""
+    kept = CI_FILES.get(provider, ())
+    for path in {path for paths in CI_FILES.values() for path in paths} - set(kept):
         if path.is_dir():
             shutil.rmtree(path)
         else:
