@@ -96,7 +96,7 @@ def main(argv: list[str]) -> None:
         os.environ["MODEL_REGISTRY"] = scratch
         print(release.deploy(PRODUCTION))  # whatever DEPLOY_ENV says: a throwaway registry
         store = release.registry(load_params())
-        manifest = store.manifest(store.current())
+        manifest = store.manifest(release.served_version(store, PRODUCTION))
         if importlib.util.find_spec(f"{PACKAGE}.serve") is None:  # baked with serving=none
             files = {name: store.read(manifest["version"], name) for name in manifest["sha256"]}
             version = check_and_load(manifest, files).version

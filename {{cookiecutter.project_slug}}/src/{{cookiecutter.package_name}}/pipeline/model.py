@@ -1,7 +1,7 @@
 """Build the model: a scikit-learn Pipeline that imputes, scales and encodes, then predicts."""
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -94,7 +94,7 @@ class CanonicalPickler(NumpyPickler):
     before pickle looks, so the bytes follow the values only.
     """
 
-    def __init__(self, file, **kwargs):
+    def __init__(self, file: BinaryIO, **kwargs: Any) -> None:
         super().__init__(file, **kwargs)
         self.canonical: dict = {}
 

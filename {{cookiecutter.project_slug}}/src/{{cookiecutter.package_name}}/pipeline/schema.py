@@ -5,7 +5,7 @@ data infers a fresh schema, while new data from the same source must follow the 
 """
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import pandas as pd
 import pandera.pandas as pa
@@ -89,7 +89,8 @@ def infer_schema(
     """Infer column types from a sample of the rows, and nullability and value ranges from
     the stats of all of them (by default the sample's own); unknown columns are refused."""
     stats = stats if stats is not None else column_stats(sample)
-    inferred = pa.infer_schema(sample)
+    # A DataFrame's schema: with pandas untyped here, mypy cannot pick pandera's overload.
+    inferred = cast(pa.DataFrameSchema, pa.infer_schema(sample))
     schema = pa.DataFrameSchema(inferred.columns, strict=True, coerce=True)
     for name, column in inferred.columns.items():
         seen = stats[str(name)]
@@ -102,7 +103,8 @@ def infer_schema(
 
 def save_schema(schema: pa.DataFrameSchema, source: str, path: Path) -> None:
     """Write the schema with the source it describes."""
-    document = {"source": source, "schema": yaml.safe_load(schema.to_yaml())}
+    text = cast(str, schema.to_yaml())  # without a stream to write to, the YAML text
+    document = {"source": source, "schema": yaml.safe_load(text)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(HEADER + yaml.safe_dump(document, sort_keys=False))
 

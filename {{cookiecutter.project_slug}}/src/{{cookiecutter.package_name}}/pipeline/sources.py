@@ -110,13 +110,13 @@ def find_parts(source: str) -> list[Part]:
             "start at the project root), or run `dvc pull` for DVC-tracked data"
         )
     kinds = {FORMATS.get(Path(name).suffix.lower()) for name in found}
-    if None in kinds or len(kinds) > 1:
+    kind = kinds.pop() if len(kinds) == 1 else None  # None: an unknown kind, or several
+    if kind is None:
         odd = sorted({Path(name).suffix or "(none)" for name in found})
         raise PipelineError(
             f"{source!r} holds files of type(s) {', '.join(odd)} - point it at .csv files or "
             f"at Parquet files ({', '.join(FORMATS)}), one kind at a time"
         )
-    kind = kinds.pop()
     local = isinstance(fs, fsspec.implementations.local.LocalFileSystem)
     return [Part(name if local else fs.unstrip_protocol(name), kind) for name in found]
 

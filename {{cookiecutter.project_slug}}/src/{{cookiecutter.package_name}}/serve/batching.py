@@ -6,6 +6,7 @@ a busy one waits at most `wait` seconds to fill a batch of up to `max_rows` rows
 """
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..deploy.bundle import outputs
@@ -78,7 +79,7 @@ class MicroBatcher:
                         job.future.set_result(result)
 
 
-def settle(served: Served, jobs: list[Job]) -> list[dict | Exception]:
+def settle(served: Served, jobs: list[Job]) -> Sequence[dict | Exception]:
     """Each job's answer, or the error of its rows alone.
 
     A predict call that fails is split in halves and retried, down to the jobs that fail on
@@ -90,7 +91,7 @@ def settle(served: Served, jobs: list[Job]) -> list[dict | Exception]:
     except Exception as error:
         if len(jobs) > 1:
             middle = len(jobs) // 2
-            return settle(served, jobs[:middle]) + settle(served, jobs[middle:])
+            return [*settle(served, jobs[:middle]), *settle(served, jobs[middle:])]
         if isinstance(error, InputError):
             return [error]
         if isinstance(error, (ValueError, ArithmeticError)):

@@ -79,7 +79,9 @@ class Kind:
         else:
             block = np.empty(len(values), dtype=object)
             block[:] = values
-            missing = np.equal(block, None) if NULL in kinds else None
+            # numpy's stubs before 2.5 refuse None, which an object array compares with
+            # elementwise (the lock has 2.5 only for newer Pythons: unused there).
+            missing = np.equal(block, None) if NULL in kinds else None  # type: ignore[call-overload, unused-ignore]
             if missing is not None:
                 block[missing] = np.nan
         shape = (len(self.names), rows) if by_column else (rows, len(self.names))
@@ -128,7 +130,7 @@ class FeatureSchema:
         kind = type(value)
         # The range check also refuses NaN and infinity (comparisons with NaN are false).
         if kind not in self.allowed[name] or (
-            (kind is float or kind is int) and not -FLOAT32_MAX <= value <= FLOAT32_MAX
+            isinstance(value, float | int) and not -FLOAT32_MAX <= value <= FLOAT32_MAX
         ):
             raise InputError(f"{where}: {self._problem(name, value)}")
 
@@ -175,12 +177,12 @@ class FeatureSchema:
             raise InputError("inputs must have at least one row")
         if rows > limit:
             raise InputError(f"inputs have {rows} rows, more than the limit of {limit}")
-        blocks = [
+        numbers, texts = (
             kind.block(list(chain.from_iterable(columns[n] for n in kind.names)), rows, True)
             for kind in (self.numbers, self.texts)
-        ]
-        if blocks[0] is not None and blocks[1] is not None:
-            return Columns(*blocks)
+        )
+        if numbers is not None and texts is not None:
+            return Columns(numbers, texts)
         for name in self.names:
             for i, value in enumerate(columns[name]):
                 self._check_value(name, value, f"input {name!r}[{i}]")

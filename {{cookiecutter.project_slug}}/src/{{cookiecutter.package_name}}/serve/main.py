@@ -31,7 +31,9 @@ def read_timeout() -> float:
     return Settings().read_timeout  # once per worker process
 
 
-class HeadTimeout(AutoHTTPProtocol):
+# uvicorn declares AutoHTTPProtocol a variable (httptools' protocol when installed, else
+# h11's), which mypy refuses as a base class; it is a class at run time.
+class HeadTimeout(AutoHTTPProtocol):  # type: ignore[valid-type,misc]
     """uvicorn's HTTP protocol, closing a connection that has not sent a whole request head
     `seconds` (SERVE_READ_TIMEOUT by default) after it opened or after its last response
     (uvicorn alone waits forever for a half-sent head, and for the first request on a new
@@ -118,5 +120,6 @@ def main(argv: list[str]) -> None:
             limit_concurrency=settings.max_connections,
             h11_max_incomplete_event_size=MAX_HEAD_BYTES,
             # On SIGTERM: no new connections, requests in flight answered for up to this long.
-            timeout_graceful_shutdown=settings.drain_timeout,
+            # uvicorn annotates it int, but hands it to asyncio.wait_for, which takes float.
+            timeout_graceful_shutdown=settings.drain_timeout,  # type: ignore[arg-type]
         )

@@ -157,7 +157,7 @@ class MeasuredHolder(ModelHolder):
             before: Served | None = self.served
             refused = self.refused
             version = super().sync()
-            if self.served is not before:
+            if self.served is not None and self.served is not before:
                 LOADS.inc()
                 if before is not None:
                     MODEL_VERSION.labels(before.version).set(0)

@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -44,7 +45,7 @@ class PredictionLog:
         self.written = self.dropped = self.too_large = 0
         self.error: str | None = None
         self._rotations = 0
-        self._handle = None
+        self._handle: BinaryIO | None = None
         self._size = 0
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
 
@@ -124,8 +125,9 @@ class PredictionLog:
             lines = fitting
         try:
             for chunk in self._chunks(lines):
-                self._handle.write(chunk)
-                self._handle.flush()
+                handle = self._active()  # the file _chunks opened for this chunk
+                handle.write(chunk)
+                handle.flush()
                 self._size += len(chunk)
         except OSError as error:
             self.error = f"prediction logging stopped: {error}"
@@ -136,11 +138,10 @@ class PredictionLog:
 
     def _chunks(self, lines: list[bytes]):
         """Whole lines, at most what fits the active file; rotate when it is full."""
-        chunk, size = [], 0
+        chunk: list[bytes] = []
+        size = 0
         for line in lines:
-            if self._handle is None:
-                self._handle = self._open(self.folder / ACTIVE)
-                self._size = (self.folder / ACTIVE).stat().st_size
+            self._active()  # opens the active file and reads its size when none is open
             if chunk and self._size + size + len(line) > self.file_bytes:
                 yield b"".join(chunk)
                 chunk, size = [], 0
@@ -153,8 +154,15 @@ class PredictionLog:
         if chunk:
             yield b"".join(chunk)
 
+    def _active(self) -> BinaryIO:
+        """The active file, opened (and its size read) when none is open."""
+        if self._handle is None:
+            self._handle = self._open(self.folder / ACTIVE)
+            self._size = (self.folder / ACTIVE).stat().st_size
+        return self._handle
+
     def _rotate(self) -> None:
-        self._handle.close()
+        self._active().close()
         self._handle = None
         self._rotations += 1
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())

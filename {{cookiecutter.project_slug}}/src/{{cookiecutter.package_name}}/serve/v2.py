@@ -1,6 +1,7 @@
 """The Open Inference Protocol (V2) over the same model, so stock V2 clients work."""
 
 import math
+from enum import Enum
 from typing import Annotated
 
 import numpy as np
@@ -95,7 +96,7 @@ class V2Error(Exception):
         self.status = status
 
 
-TAGS = ["Open Inference Protocol (V2)"]
+TAGS: list[str | Enum] = ["Open Inference Protocol (V2)"]  # the type APIRouter takes
 router = APIRouter(prefix="/v2", tags=TAGS)
 hot_router = APIRouter(prefix="/v2", tags=TAGS, route_class=PlainRoute)  # infer
 

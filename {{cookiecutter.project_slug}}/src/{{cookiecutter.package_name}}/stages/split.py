@@ -50,7 +50,8 @@ def split(table: Table, params: Params) -> tuple[Table, Table]:
     """
     test_size, seed = params.split.test_size, params.split.seed
     target = params.data.target if params.task == "classification" else None
-    train_counts, test_counts = Counter(), Counter()
+    train_counts: Counter = Counter()
+    test_counts: Counter = Counter()
     for train_part, test_part in table.summarise(count_sides, seed, test_size, target):
         train_counts.update(train_part)
         test_counts.update(test_part)
