@@ -48,5 +48,5 @@ def project(scratch: Path, reuse: Path | None = None) -> tuple[Path, str]:
         )  # fmt: skip
         if install.returncode:
             sys.exit(f"`make install` failed in {root}:\n{install.stdout}{install.stderr}")
-    answers = json.loads((root / ".cookiecutter.json").read_text())
+    answers = json.loads((root / ".cruft.json").read_text())["context"]["cookiecutter"]
     return root, answers["package_name"]

@@ -128,8 +128,9 @@ class Project:
         self.scratch = scratch
         self.watcher = watcher
         self.env = baking.environment(root / ".venv")
-        self.package = json.loads((root / ".cookiecutter.json").read_text())["package_name"]
-        self.compute = json.loads((root / ".cookiecutter.json").read_text()).get("compute")
+        answers = json.loads((root / ".cruft.json").read_text())["context"]["cookiecutter"]
+        self.package = answers["package_name"]
+        self.compute = answers.get("compute")
 
     def output(self, command: str) -> str:
         result = subprocess.run(
@@ -202,7 +203,7 @@ def reused(root: Path, compute: str) -> Path:
     root = root.resolve()
     if not (root / ".venv" / "bin" / "python").exists():
         sys.exit(f"{root} has no .venv: run `make install` in it first")
-    answers = json.loads((root / ".cookiecutter.json").read_text())
+    answers = json.loads((root / ".cruft.json").read_text())["context"]["cookiecutter"]
     if answers.get("compute", "local") != compute:
         sys.exit(f"{root} was baked with compute={answers.get('compute')}, not {compute}")
     return root

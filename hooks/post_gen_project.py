@@ -1,4 +1,9 @@
-"""Finish the baked project: drop files of unchosen options, record answers, configure DVC, git."""
+"""Finish the baked project: drop files of unchosen options, record answers, configure DVC, git.
+
+cruft runs this hook too, when `make update` regenerates the project at two template commits
+in temporary folders to diff them (its context then holds `_commit`): there it only renders,
+since a git repository or an answers file there would be diffed into the project.
+"""
 
 import json
 import os
@@ -6,6 +11,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from cookiecutter.config import BUILTIN_ABBREVIATIONS
+from cookiecutter.repository import expand_abbreviations, is_repo_url, is_zip_file
 
 LICENSES = Path("_licenses")
 # Each provider's pipeline and dependency bot config (.github holds Dependabot's); GitLab
@@ -15,6 +23,20 @@ CI_FILES = {
     "gitlab": (Path(".gitlab-ci.yml"), Path("renovate.json")),
     "azure": (Path("azure-pipelines.yml"), Path("renovate.json")),
 }
+# What `make update` never changes (cruft's skip, paths from the project's root): the data,
+# models, reports and registry with the lock of their pipeline run, uv.lock (relocked from
+# pyproject.toml instead of merged), the git history (the hooks of older template commits
+# made a repository in their output) and this answers file, which cruft rewrites itself.
+UPDATE_SKIPS = [
+    "data",
+    "models",
+    "reports",
+    "registry",
+    "dvc.lock",
+    "uv.lock",
+    ".git",
+    ".cruft.json",
+]
 
 
 def remove_ci(provider: str) -> None:
@@ -53,10 +75,78 @@ def choose_license(name: str) -> None:
     shutil.rmtree(LICENSES)
 
 
+def template_folder(given: str) -> Path:
+    """The folder cookiecutter read the template from, absolute. A relative path starts where
+    the user ran cookiecutter (the shell's PWD), not in the new project, where hooks run."""
+    for folder in (Path(os.environ.get("PWD", ".")) / given, Path(given)):
+        if (folder / "cookiecutter.json").is_file():
+            return folder.resolve()
+    return Path(given).resolve()
+
+
+def git_answer(folder: Path, *args: str) -> str | None:
+    """What a git command prints in the folder, or None where it fails (not a repository)."""
+    if shutil.which("git") is None:
+        return None
+    result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def template_origin(answers: dict, folder: Path) -> tuple[dict, str | None]:
+    """Where `make update` finds the template again and which commit the bake used: cruft's
+    template, commit, checkout and directory, and a NOTE when updates will not work as is.
+
+    The template is what the user baked from: a git URL as given (cookiecutter's gh:, gl:,
+    bb: spelled out, since cruft clones with git alone), or a local path made absolute.
+    """
+    given = expand_abbreviations(answers["_template"], BUILTIN_ABBREVIATIONS)
+    top = git_answer(folder, "rev-parse", "--show-toplevel")
+    commit = git_answer(folder, "rev-parse", "HEAD") if top else None
+    origin = {
+        "template": given if is_repo_url(given) or is_zip_file(given) else top or str(folder),
+        "commit": commit,
+        "checkout": answers.get("_checkout"),
+        "directory": None,
+    }
+    fix = (
+        "`make update` needs the template as a git repository: set template and commit in "
+        ".cruft.json to its git URL and the commit you baked from"
+    )
+    if is_zip_file(given) or commit is None:
+        origin["commit"] = None
+        return origin, f"NOTE: the template {given} is not a git repository - {fix}."
+    inner = folder.relative_to(Path(top).resolve()).as_posix()
+    origin["directory"] = None if inner == "." else inner
+    if git_answer(folder, "status", "--porcelain", "--", "."):
+        return origin, (
+            f"NOTE: the template at {folder} has uncommitted changes; .cruft.json records its "
+            f"last commit {commit[:12]}, from which `make update` will diff (commit the "
+            "template and bake again to record what you baked)."
+        )
+    return origin, None
+
+
 def write_answers(answers: dict) -> None:
-    """Record the answers so the project can later be updated from a newer template (cruft)."""
-    kept = {k: v for k, v in answers.items() if k not in ("_output_dir", "_repo_dir", "_checkout")}
-    Path(".cookiecutter.json").write_text(json.dumps(kept, indent=2, sort_keys=True) + "\n")
+    """Record the answers and the template's origin in .cruft.json, as `cruft create` would,
+    so `make update` can regenerate the project at its commit and at a newer one."""
+    folder = template_folder(answers["_repo_dir"])
+    origin, note = template_origin(answers, folder)
+    # In cookiecutter.json's order, as cruft rewrites them at each update (tojson sorted them).
+    order = [*json.loads((folder / "cookiecutter.json").read_text(encoding="utf-8")), *answers]
+    private = ("_template", "_output_dir", "_repo_dir", "_checkout")
+    context = {key: answers[key] for key in order if key in answers and key not in private}
+    context |= {"_template": origin["template"], "_commit": origin["commit"]}
+    state = {
+        **{key: origin[key] for key in ("template", "commit", "checkout")},
+        "context": {"cookiecutter": context},
+        "directory": origin["directory"],
+        "skip": UPDATE_SKIPS,
+    }
+    # cruft's own layout, so its rewrite at each update changes only what changed.
+    text = json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n"
+    Path(".cruft.json").write_text(text, encoding="utf-8")
+    if note:
+        print(note)
 
 
 def configure_remote(kind: str, url: str) -> None:
@@ -107,8 +197,10 @@ def main() -> int:
     choose_license(answers["license"])
     remove_server(answers["serving"], answers["package_name"])
     remove_dask(answers["compute"], answers["package_name"])
-    write_answers(answers)
     configure_remote(answers["dvc_remote"], answers["dvc_remote_url"])
+    if "_commit" in answers:  # cruft regenerating the project for `make update`
+        return 0
+    write_answers(answers)
     git_init(answers["author_name"], answers["author_email"])
     return 0
 

@@ -21,7 +21,7 @@ REMOTE_SCHEMES = {
     "gs": ("gs://", "gs://my-bucket/dvc-storage"),
     "ssh": ("ssh://", "ssh://user@host/srv/dvc-storage"),
 }
-# Credentials in the remote's location would be committed (.dvc/config, .cookiecutter.json,
+# Credentials in the remote's location would be committed (.dvc/config, .cruft.json,
 # README): a password in the user part (scheme://user:password@host), or a key, token or
 # signature as a parameter (?sig=, AccountKey=, X-Amz-Signature=, a pasted connection string).
 URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]*@")
@@ -88,11 +88,14 @@ def toml_string_arrays(text: str) -> dict[str, list[str]]:
     return arrays
 
 
-def template_folder(answers: dict) -> Path:
+def template_folder(answers: dict) -> Path | None:
     """The template's folder. Cookiecutter passes the path as given (`cookiecutter .`), while
     the hook runs in the new project's folder: a relative path starts where the user ran
-    cookiecutter, which the shell's PWD tells."""
+    cookiecutter, which the shell's PWD tells. None when cruft regenerates a baked project
+    (`make update`): it renders from a clone it names to no hook."""
     given = answers.get("_repo_dir")
+    if not given and "_commit" in answers:
+        return None
     if not given:  # imported by the tests, not rendered by a bake
         return Path(__file__).resolve().parent.parent
     candidates = [Path(given)]
@@ -115,6 +118,8 @@ def dependencies(answers: dict) -> dict[str, str]:
     or not), every dependency group (dev) and the build backend.
     """
     template = template_folder(answers)
+    if template is None:  # the names were checked when the project was baked
+        return {}
     # Jinja as cookiecutter sets it up for the bake (strict, its extensions); the hook runs on
     # the interpreter that runs cookiecutter, so cookiecutter is importable here.
     environment = StrictEnvironment(context={"cookiecutter": answers})

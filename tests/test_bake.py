@@ -111,7 +111,7 @@ def answers_for(case: str) -> dict:
 
 def rendered(project: Path) -> dict:
     """The answers as the bake rendered them, derived names included."""
-    return json.loads((project / ".cookiecutter.json").read_text())
+    return json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
 
 
 @pytest.fixture(params=SUPPORTED_COMBINATIONS, scope="module")
@@ -205,7 +205,7 @@ def test_option_files(project: Path, case: str) -> None:
     assert (package / "serve").is_dir() == serves
     assert (project / "serve.mk").exists() == serves
     assert bool(list(project.glob("tests/test_serve*.py"))) == serves
-    recorded = json.loads((project / ".cookiecutter.json").read_text())
+    recorded = rendered(project)
     assert recorded["task"] == answers["task"]
     assert "_output_dir" not in recorded
 

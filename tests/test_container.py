@@ -105,7 +105,8 @@ def test_dockerfile_passes_hadolint(project: Path) -> None:
 
 def test_dockerfile_builds_a_modelless_non_root_server(project: Path) -> None:
     steps = instructions(project / "Dockerfile")
-    version = json.loads((project / ".cookiecutter.json").read_text())["python_version"]
+    answers = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    version = answers["python_version"]
     assert steps[0] == ("ARG", f"BASE_IMAGE=python:{version}-slim")
     stages = [args for name, args in steps if name == "FROM"]
     assert stages == ["${BASE_IMAGE} AS builder", "${BASE_IMAGE}"]

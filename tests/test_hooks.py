@@ -1,6 +1,7 @@
 """The pre-gen hook refuses bad answers with `ERROR: <what> - <how to fix>`, before any file."""
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 from cookiecutter.environment import StrictEnvironment
 from cookiecutter.exceptions import FailedHookException
+from cookiecutter.generate import generate_context, generate_files
+from cookiecutter.prompt import prompt_for_config
 
 from .conftest import OPTIONS, TEMPLATE, bake
 
@@ -233,3 +236,63 @@ def test_a_relative_template_path_bakes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "my-ml-project/pyproject.toml").exists()
+
+
+post_spec = importlib.util.spec_from_file_location(
+    "post_gen", TEMPLATE / "hooks" / "post_gen_project.py"
+)
+post_gen = importlib.util.module_from_spec(post_spec)
+post_spec.loader.exec_module(post_gen)
+
+
+def git_head(folder: Path) -> str:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True)
+    return result.stdout.decode().strip()
+
+
+def test_cruft_json_records_a_relative_template_path_absolute_and_its_commit(tmp_path) -> None:
+    """`cookiecutter .`: make update later clones the template from the recorded path."""
+    subprocess.run(
+        [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", "-o", str(tmp_path), "."],
+        cwd=TEMPLATE,
+        env={**os.environ, "PWD": str(TEMPLATE)},
+        capture_output=True,
+        check=True,
+    )
+    state = json.loads((tmp_path / "my-ml-project/.cruft.json").read_text())
+    assert (state["template"], state["commit"]) == (str(TEMPLATE), git_head(TEMPLATE))
+    assert state["directory"] is None
+    answers = state["context"]["cookiecutter"]
+    assert (answers["_template"], answers["_commit"]) == (str(TEMPLATE), git_head(TEMPLATE))
+    assert answers["package_name"] == "my_ml_project"
+    assert not {"_output_dir", "_repo_dir", "_checkout"} & set(answers)
+    protected = {"data", "models", "reports", "registry", "dvc.lock", "uv.lock", ".git"}
+    assert protected | {".cruft.json"} <= set(state["skip"])
+    assert not (tmp_path / "my-ml-project/.cookiecutter.json").exists()
+
+
+def test_a_git_url_is_recorded_as_given_with_abbreviations_spelled_out() -> None:
+    """cruft clones with git alone, which knows no gh: prefix."""
+    origin, _ = post_gen.template_origin({"_template": "gh:acme/mlops"}, TEMPLATE)
+    assert origin["template"] == "https://github.com/acme/mlops.git"
+    assert origin["commit"] == git_head(TEMPLATE)
+
+
+def test_a_template_outside_git_records_no_commit_and_says_so(tmp_path) -> None:
+    (tmp_path / "cookiecutter.json").write_text("{}")
+    origin, note = post_gen.template_origin({"_template": str(tmp_path)}, tmp_path)
+    assert (origin["template"], origin["commit"]) == (str(tmp_path), None)
+    assert "is not a git repository - `make update` needs" in note
+
+
+def test_hooks_run_by_cruft_render_only(tmp_path) -> None:
+    """cruft regenerates the project with `_commit` in the context and no `_repo_dir` (as
+    below, from its cruft/_commands/utils): no git repository or answers file may appear
+    there, since cruft diffs that output into the project."""
+    context = generate_context(context_file=str(TEMPLATE / "cookiecutter.json"))
+    context["cookiecutter"] = prompt_for_config(context, no_input=True)
+    context["cookiecutter"] |= {"_template": str(TEMPLATE), "_commit": git_head(TEMPLATE)}
+    project = Path(generate_files(repo_dir=str(TEMPLATE), context=context, output_dir=tmp_path))
+    assert (project / "pyproject.toml").exists() and (project / "LICENSE").exists()
+    assert not (project / ".git").exists()
+    assert not (project / ".cruft.json").exists()

@@ -74,7 +74,8 @@ def deploy_and_load(clone: Path, registry: str, env: dict) -> None:
     assert "deployed version 0001-" in deployed.stdout, deployed.stdout
     assert registry in deployed.stdout
     assert "* 0001-" in run("make models", clone, env=env).stdout
-    package = yaml.safe_load((clone / ".cookiecutter.json").read_text())["package_name"]
+    answers = yaml.safe_load((clone / ".cruft.json").read_text())["context"]["cookiecutter"]
+    package = answers["package_name"]
     script = LOAD_CURRENT.format(package=package)
     loaded = run(f".venv/bin/python -c '{script}'", clone, env=env)
     assert "loaded 0001-" in loaded.stdout

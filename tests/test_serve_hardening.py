@@ -30,7 +30,8 @@ print(publish_tiny(registry, small_frame("classification")))
 def served(tmp_path_factory):
     """The default project with a tiny model published, served by its own python process."""
     root = bake(tmp_path_factory.mktemp("harden"))
-    package = json.loads((root / ".cookiecutter.json").read_text())["package_name"]
+    answers = json.loads((root / ".cruft.json").read_text())["context"]["cookiecutter"]
+    package = answers["package_name"]
     run("make install", root)
     run(f".venv/bin/python -c '{PUBLISH.format(package=package)}'", root)
     port = free_port()
