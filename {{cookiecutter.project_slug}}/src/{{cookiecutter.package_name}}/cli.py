@@ -26,6 +26,8 @@ COMMANDS = {
     "compare": ("compare:main", "report metrics, params and plots against a git revision"),
     "monitor": ("monitoring.monitor:main", "check a batch for drift: exit 0, 1 drift, 2 unusable"),
     "predict": ("scoring:main", "score DATA with DEPLOY_ENV's version into Parquet parts at --out"),
+    "update": ("update:main", "bring in the template's changes since the project's commit"),
+    "template-check": ("update:check_main", "say whether the template has moved on"),
 {%- if cookiecutter.serving == "fastapi" %}
     "serve": ("serve.main:main", "run the REST server (settings from SERVE_* variables)"),
 {%- endif %}
