@@ -11,7 +11,10 @@ order in a fresh clone of a pull-request branch, as the runner would (conditions
 for a pull request).
 """
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,7 +36,7 @@ PROMOTE = "make promote FROM=staging TO=production"
 def github_condition(text: str, event: str) -> bool:
     """A job's `if` (the operators the workflow uses), for a pull request or a push to main."""
     github = {
-        "event_name": "pull_request" if event == "pull_request" else "push",
+        "event_name": {"pull_request": "pull_request", "schedule": "schedule"}.get(event, "push"),
         "ref": "refs/pull/7/merge" if event == "pull_request" else "refs/heads/main",
         "repository": "owner/repo",
         "event": {"pull_request": {"head": {"repo": {"full_name": "owner/repo"}}}},
@@ -46,11 +49,13 @@ def github_condition(text: str, event: str) -> bool:
 def gitlab_condition(text: str, event: str) -> bool:
     """A rule's `if`: $VARIABLES, ==, !=, && and || over the pipeline's variables."""
     variables = {
-        "CI_PIPELINE_SOURCE": "merge_request_event" if event == "pull_request" else "push",
+        "CI_PIPELINE_SOURCE": {"pull_request": "merge_request_event", "schedule": "schedule"}.get(
+            event, "push"
+        ),
         "CI_DEFAULT_BRANCH": "main",
         "MODEL_REGISTRY": "s3://models",
     }
-    if event == "main":
+    if event != "pull_request":
         variables["CI_COMMIT_BRANCH"] = "main"
     source = re.sub(r"\s*&&\s*", " and ", re.sub(r"\s*\|\|\s*", " or ", text))
     source = re.sub(r"\$([A-Z_]+)", r"variables.get('\1')", source)
@@ -61,7 +66,9 @@ def azure_condition(text: str, event: str, variables: dict, succeeded: bool = Tr
     """A stage's, job's or step's condition: the functions the pipeline uses."""
     variables = {
         **variables,
-        "Build.Reason": "PullRequest" if event == "pull_request" else "IndividualCI",
+        "Build.Reason": {"pull_request": "PullRequest", "schedule": "Schedule"}.get(
+            event, "IndividualCI"
+        ),
         "Build.SourceBranch": "refs/pull/7/merge" if event == "pull_request" else "refs/heads/main",
         "MODEL_REGISTRY": "s3://models",
     }
@@ -433,3 +440,134 @@ def test_github_ci_job_steps_run_in_order_on_a_pull_request(tmp_path: Path) -> N
         run(step, checkout, env=env)
     assert_report(summary.read_text(), "origin/main")
     assert (checkout / "dvc_plots/index.html").exists()
+
+
+# --- Maintenance: the Python matrix, the dependency bot, the weekly template check ----------
+
+SUPPORTED_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]  # requires-python >=3.10; the lock's range
+BOT_FILES = {"github": ".github/dependabot.yml", "renovate": "renovate.json"}
+UV = TEMPLATE / ".tools/bin/uv"
+
+
+def matrix(provider: str, job: dict) -> tuple[list[str], str, str]:
+    """A matrix job's Python versions, the variable holding one, and how it installs it."""
+    if provider == "github":
+        [setup] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python")]
+        step = next(s for s in job["steps"] if s.get("run", "").startswith("make test-python"))
+        assert step["env"]["PYTHON_VERSION"] == "${{ matrix.python-version }}"
+        return job["strategy"]["matrix"]["python-version"], "$PYTHON_VERSION", str(setup)
+    if provider == "gitlab":
+        [entry] = job["parallel"]["matrix"]
+        return entry["TEST_PYTHON"], "$TEST_PYTHON", job["image"]
+    versions = [v["TEST_PYTHON"] for v in job["strategy"]["matrix"].values()]
+    [use] = [s for s in job["steps"] if s.get("task") == "UsePythonVersion@0"]
+    return versions, "$TEST_PYTHON", str(use["inputs"])
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_tests_run_on_every_supported_python_through_one_make_target(bakery, provider: str) -> None:
+    """One job per Python 3.10-3.13 runs `make test-python`, on that interpreter, for every
+    change; the pipeline stays on .python-version and deploy does not wait for the matrix."""
+    project, config = pipeline(bakery, provider, "fastapi")
+    assert 'requires-python = ">=3.10"' in (project / "pyproject.toml").read_text()
+    assert re.search(r"^test-python: ", (project / "Makefile").read_text(), re.M)
+    for event in EVENTS:
+        jobs = jobs_on(provider, config, event)
+        versions, variable, interpreter = matrix(provider, jobs["test-python"])
+        assert versions == SUPPORTED_PYTHONS
+        assert lines(provider, jobs["test-python"]) == [
+            f'make test-python PYTHON_VERSION="{variable}"'
+        ]
+        assert ("matrix.python-version" if provider == "github" else "TEST_PYTHON") in interpreter
+    if provider == "github":
+        ci = config["jobs"]["ci"]
+        assert "python-version-file: .python-version" in yaml.safe_dump(ci["steps"])
+        assert config["jobs"]["deploy"]["needs"] == "ci"
+    elif provider == "gitlab":
+        assert "test-python" not in config["deploy"]["needs"]
+        assert config["test-python"]["before_script"] == ["unset GITLAB_API_TOKEN"]
+    else:
+        staging = next(s for s in config["stages"] if s["stage"] == "Staging")
+        assert staging["dependsOn"] == "CI"
+
+
+def test_test_python_names_what_is_missing(bakery) -> None:
+    """Without a version, or for one that neither exists here nor can be downloaded, the
+    target fails saying what to pass or what to install (no environment is made)."""
+    project = bakery()
+    env = {"UV": str(tool(UV, "the template's uv: make install in the template"))}
+    unnamed = run("make test-python", project, check=False, env=env)
+    assert unnamed.returncode == 2
+    assert "name the interpreter: make test-python PYTHON_VERSION=3.12" in unnamed.stderr
+    missing = run("make test-python PYTHON_VERSION=3.99", project, check=False, env=env)
+    assert missing.returncode == 2
+    assert "no Python 3.99 here and uv could not download it" in missing.stderr
+    assert "uv python install 3.99" in missing.stderr
+    assert not (project / ".venv-3.99").exists()
+
+
+@pytest.mark.parametrize("provider", [*PROVIDERS, "none"])
+def test_each_provider_gets_a_weekly_dependency_bot_with_one_lock_update(
+    bakery, provider: str
+) -> None:
+    """GitHub: Dependabot, one grouped pull request for uv.lock (floors kept) and one for the
+    actions. GitLab and Azure: Renovate, whose weekly lock file maintenance is the one merge
+    request for uv.lock. No CI provider: no bot file."""
+    project = bakery(ci_provider=provider)
+    bot = {"github": "github", "gitlab": "renovate", "azure": "renovate"}.get(provider)
+    for name, path in BOT_FILES.items():
+        assert (project / path).exists() == (name == bot), path
+    if bot is None:
+        return
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    schema = {"github": "vendor.dependabot", "renovate": "vendor.renovate"}[bot]
+    checked = subprocess.run(
+        [checker, "--builtin-schema", schema, str(project / BOT_FILES[bot])],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    if bot == "github":
+        updates = yaml.safe_load((project / BOT_FILES[bot]).read_text())["updates"]
+        by_ecosystem = {u["package-ecosystem"]: u for u in updates}
+        assert by_ecosystem.keys() == {"uv", "github-actions"}
+        for update in updates:
+            assert update["schedule"]["interval"] == "weekly"
+            assert update["directory"] == "/"
+            groups = update["groups"].values()
+            assert all(g["patterns"] == ["*"] for g in groups), "one pull request per kind"
+        assert by_ecosystem["uv"]["versioning-strategy"] == "lockfile-only"
+        applies = sorted(g.get("applies-to") for g in by_ecosystem["uv"]["groups"].values())
+        assert applies == ["security-updates", "version-updates"]
+        return
+    config = json.loads((project / BOT_FILES[bot]).read_text())
+    assert config["enabledManagers"] == ["pep621"]  # uv.lock; not the CI file's Python
+    maintenance = config["lockFileMaintenance"]
+    assert maintenance["enabled"] is True
+    assert maintenance["schedule"] == config["schedule"] == ["before 6am on monday"]
+    [single] = config["packageRules"]
+    assert single["enabled"] is False and "lockFileMaintenance" not in single["matchUpdateTypes"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_weekly_schedule_reports_whether_the_template_moved_on(bakery, provider: str) -> None:
+    """The scheduled run has a job that runs `make template-check` (it exits 0 either way),
+    beside the drift check; pushes and pull requests never run it."""
+    _, config = pipeline(bakery, provider, "fastapi")
+    scheduled = jobs_on(provider, config, "schedule")
+    checking = [
+        name for name, job in scheduled.items() if "make template-check" in lines(provider, job)
+    ]
+    assert checking == ["template-check"]
+    assert any(
+        line.startswith("make drift-check")
+        for job in scheduled.values()
+        for line in lines(provider, job)
+    ), "the scheduled run also monitors"
+    job = scheduled["template-check"]
+    if provider == "gitlab":  # the default before_script installs, without the api token
+        assert "before_script" not in job and "make install" in config["default"]["before_script"]
+    else:
+        assert lines(provider, job) == ["make install", "make template-check"]
+    for event in EVENTS:
+        assert "template-check" not in jobs_on(provider, config, event)
