@@ -3,12 +3,14 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import ruamel.yaml  # pre-commit-hooks' YAML parser (check-jsonschema brings it here)
 import yaml
 
 from .conftest import HIDDEN, OPTIONS, TEMPLATE
@@ -729,3 +731,95 @@ def test_gitlab_monitor_gets_the_write_credentials_of_its_environment(bakery) ->
     readme = " ".join((project / "README.md").read_text().split())
     assert "with the environment scopes `staging`, `production` and `retrain`" in readme
     assert "its `make push` after a drift fails" not in readme
+
+
+def pre_commit_hooks(project: Path) -> dict[str, dict]:
+    """The hooks of the project's .pre-commit-config.yaml by id."""
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    return {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+
+
+def test_pre_commit_runs_the_environments_tools_and_lint_skips_only_its_fixers(bakery) -> None:
+    project = bakery()
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]  # no download at hook time
+    hooks = pre_commit_hooks(project)
+    assert set(hooks) == {
+        "ruff-check",
+        "ruff-format",
+        "check-added-large-files",
+        "detect-private-key",
+        "check-merge-conflict",
+        "check-yaml",
+        "check-yaml-gitlab",
+        "check-toml",
+        "no-update-rejects",
+    }
+    assert {hook["language"] for hook in hooks.values()} == {"system"}
+    for hook_id, hook in hooks.items():
+        if hook_id != "no-update-rejects":
+            assert hook["entry"].startswith(".venv/bin/"), hook_id
+    assert "--maxkb=500 --enforce-all" in hooks["check-added-large-files"]["entry"]
+    assert "--assume-in-merge" in hooks["check-merge-conflict"]["entry"]
+    # make lint skips exactly the hooks that rewrite files: ruff checks there without fixing.
+    lint = re.search(r"^lint:.*\n((?:\t.*\n)+)", (project / "Makefile").read_text(), re.M)
+    skipped = re.search(r"SKIP=(\S+) pre-commit run --all-files", lint[1])[1].split(",")
+    fixers = {
+        i for i, hook in hooks.items() if re.search(r"ruff (check --fix|format)$", hook["entry"])
+    }
+    assert set(skipped) == fixers == {"ruff-check", "ruff-format"}
+
+
+def pre_commit_files(project: Path, hook: dict) -> list[Path]:
+    """The tracked files pre-commit gives this hook (by type tag, files and exclude)."""
+    extensions = {"yaml": (".yaml", ".yml"), "toml": (".toml",)}
+    wanted = tuple(ext for tag in hook.get("types", []) for ext in extensions[tag])
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [
+        project / name
+        for name in tracked
+        if (not wanted or name.endswith(wanted))
+        and re.search(hook.get("files", ""), name)
+        and not re.search(hook.get("exclude", "^$"), name)
+    ]
+
+
+def test_every_bakes_yaml_and_toml_pass_the_hooks_that_check_them(project: Path) -> None:
+    """As check-yaml and check-toml read them with the options the config gives: several
+    documents in a Kubernetes manifest, GitLab's custom tags checked for syntax only."""
+    hooks = pre_commit_hooks(project)
+    parser = ruamel.yaml.YAML(typ="safe")
+    checked: set[str] = set()
+    for hook_id in ("check-yaml", "check-yaml-gitlab"):
+        entry = hooks[hook_id]["entry"]
+        for path in pre_commit_files(project, hooks[hook_id]):
+            if "--unsafe" in entry:
+                list(parser.parse(path.read_text()))
+            elif "--allow-multiple-documents" in entry:
+                list(parser.load_all(path.read_text()))
+            else:
+                parser.load(path.read_text())
+            checked.add(path.relative_to(project).as_posix())
+    for path in pre_commit_files(project, hooks["check-toml"]):
+        tomllib.loads(path.read_text())
+        checked.add(path.relative_to(project).as_posix())
+    assert {"params.yaml", "dvc.yaml", ".pre-commit-config.yaml", "pyproject.toml"} <= checked
+    ci_file = CI_FILES.get(rendered(project)["ci_provider"])
+    assert ci_file is None or ci_file in checked
+    if rendered(project)["serving"] == "fastapi":
+        assert "deploy/kubernetes/deployment.yaml" in checked
+
+
+def test_an_untracked_rej_file_anywhere_fails_its_hook(bakery, tmp_path: Path) -> None:
+    """pre-commit passes tracked files only; the hook asks git for untracked ones too."""
+    project = tmp_path / "project"
+    shutil.copytree(bakery(), project)
+    command = shlex.split(pre_commit_hooks(project)["no-update-rejects"]["entry"])
+    assert subprocess.run(command, cwd=project, capture_output=True).returncode == 0
+    (project / "src" / "cli.py.rej").write_text("@@ -1 +1 @@\n-old\n+new\n")
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "apply each by hand from its .rej file" in result.stderr
+    assert result.stderr.splitlines()[-1] == "src/cli.py.rej"

@@ -4,12 +4,19 @@ import csv
 import json
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from .conftest import SERVER_TESTS_RAN_ELSEWHERE, bake, run
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 pytestmark = pytest.mark.slow  # make test keeps a module on one worker (--dist loadscope)
 
@@ -46,8 +53,9 @@ def ran_stages(output: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """The default bake after `make install && make ci`, its results committed."""
+def project_ci(tmp_path_factory) -> tuple[Path, str]:
+    """The default bake after `make install && make ci`, its results committed, and what
+    that make ci printed."""
     root = bake(tmp_path_factory.mktemp("default"))
     run("make install", root)
     assert installed_extras(root) == {"serve"}  # the server; no plugin for a local remote
@@ -55,7 +63,13 @@ def project(tmp_path_factory) -> Path:
     assert "dvc.lock is new" in result.stdout
     assert "deploy check passed" in result.stdout
     run("git add --all && git commit -qm 'Run the pipeline'", root)
-    return root
+    return root, result.stdout
+
+
+@pytest.fixture(scope="module")
+def project(project_ci: tuple[Path, str]) -> Path:
+    """The default bake after `make install && make ci`, its results committed."""
+    return project_ci[0]
 
 
 def test_default_project_passes_ci_with_sane_metrics(project: Path) -> None:
@@ -64,6 +78,94 @@ def test_default_project_passes_ci_with_sane_metrics(project: Path) -> None:
     for name in ("confusion.csv", "roc.csv", "precision_recall.csv", "importance.csv"):
         assert (project / "reports/plots" / name).stat().st_size > 0
     assert "roc_auc" in dvc("metrics show", project)
+
+
+# The hooks `make lint` runs (.pre-commit-config.yaml), by the names pre-commit prints.
+FILE_HOOKS = {
+    "check-added-large-files": "no file over 500 KB (data and models go to DVC)",
+    "detect-private-key": "no private key",
+    "check-merge-conflict": "no merge conflict marker",
+    "check-yaml": "YAML parses",
+    "check-toml": "TOML parses",
+    "no-update-rejects": "no .rej file left by make update",
+}
+
+
+def hook_status(output: str, name: str) -> str:
+    """What pre-commit printed for a hook: Passed, Failed, Skipped..."""
+    found = re.search(rf"^{re.escape(name)}\.+(?:\([^)]*\))?(\w+)$", output, re.MULTILINE)
+    assert found, f"no line for the hook {name!r} in:\n{output}"
+    return found[1]
+
+
+def hook(project: Path, hook_id: str) -> subprocess.CompletedProcess:
+    return run(f".venv/bin/pre-commit run {hook_id} --all-files", project, check=False)
+
+
+def test_make_ci_ran_the_file_checks_ruff_mypy_and_coverage(project_ci) -> None:
+    root, output = project_ci
+    for name in FILE_HOOKS.values():
+        assert hook_status(output, name) == "Passed", name
+    assert hook_status(output, "ruff check") == "Skipped"  # lint runs ruff itself, no fixing
+    assert "All checks passed!" in output  # ruff check
+    assert re.search(r"^\d+ files already formatted$", output, re.MULTILINE)
+    assert re.search(r"^Success: no issues found in \d+ source files$", output, re.MULTILINE)
+    threshold = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["coverage"]
+    threshold = threshold["report"]["fail_under"]
+    total = re.search(
+        r"Required test coverage of ([\d.]+)% reached\. Total coverage: ([\d.]+)%", output
+    )
+    assert total, output[-3000:]
+    assert float(total[1]) == threshold and float(total[2]) >= threshold
+
+
+def test_conflict_markers_and_rejected_update_hunks_fail_make_lint(project: Path) -> None:
+    """A committed conflict marker and an untracked .rej file (what `make update` leaves)
+    each fail their hook, so make lint; gone, the hooks pass again."""
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "<<<<<<< ours\nmine\n=======\ntheirs\n>>>>>>> theirs\n")
+    run("git commit -qam 'Merge with a conflict left in'", project)
+    (project / "x.rej").write_text("@@ -1 +1 @@\n-old\n+new\n")
+    try:
+        result = run("make lint", project, check=False)
+    finally:
+        (project / "x.rej").unlink()
+        run("git reset -q --hard HEAD~1", project)
+    assert result.returncode != 0
+    assert hook_status(result.stdout, FILE_HOOKS["check-merge-conflict"]) == "Failed"
+    assert "README.md:" in result.stdout
+    assert hook_status(result.stdout, FILE_HOOKS["no-update-rejects"]) == "Failed"
+    assert re.search(r"^x\.rej$", result.stderr + result.stdout, re.MULTILINE)
+    for hook_id in ("check-merge-conflict", "no-update-rejects"):
+        assert hook(project, hook_id).returncode == 0, hook_id
+    assert run("git status --porcelain", project).stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("hook_id", "name", "content", "says"),
+    [
+        (
+            "detect-private-key",
+            "notes.txt",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\n",
+            "Private key found: notes.txt",
+        ),
+        ("check-added-large-files", "sample.csv", "0123456789\n" * 60_000, "sample.csv (645 KB)"),
+    ],
+)
+def test_private_keys_and_large_files_fail_their_hook(
+    project: Path, hook_id: str, name: str, content: str, says: str
+) -> None:
+    (project / name).write_text(content)
+    run(f"git add {name} && git commit -qm 'Commit {name}'", project)
+    try:
+        failed = hook(project, hook_id)
+    finally:
+        run("git reset -q --hard HEAD~1", project)
+    assert failed.returncode != 0
+    assert says in failed.stdout, failed.stdout
+    assert hook(project, hook_id).returncode == 0
+    assert run("git status --porcelain", project).stdout == ""
 
 
 def test_noop_repro_reruns_nothing(project: Path) -> None:
