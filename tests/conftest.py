@@ -22,7 +22,9 @@ FAST_INSTALL = {"UV_COMPILE_BYTECODE": "0"}
 # time. Where a test's `make ci` runs code that a full `make ci` of the same answers already
 # tested in this suite (a clean clone of a project that passed, the same bake under a CI
 # runner), they are left out of it; lint, the other tests and the pipeline still run.
-SERVER_TESTS_RAN_ELSEWHERE = {"PYTEST_ADDOPTS": "--ignore-glob=tests/test_serve*.py"}
+# Coverage is off there too: without the server tests it is under the project's threshold,
+# and that full make ci checked it.
+SERVER_TESTS_RAN_ELSEWHERE = {"PYTEST_ADDOPTS": "--ignore-glob=tests/test_serve*.py --no-cov"}
 
 
 def bake(output_dir: Path, **answers: str) -> Path:
