@@ -823,3 +823,11 @@ def test_an_untracked_rej_file_anywhere_fails_its_hook(bakery, tmp_path: Path) -
     assert result.returncode == 1
     assert "apply each by hand from its .rej file" in result.stderr
     assert result.stderr.splitlines()[-1] == "src/cli.py.rej"
+
+
+def test_readme_states_the_coverage_threshold_make_test_enforces(bakery) -> None:
+    project = bakery()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    threshold = pyproject["tool"]["coverage"]["report"]["fail_under"]
+    readme = " ".join((project / "README.md").read_text().split())
+    assert f"`fail_under` of `[tool.coverage.report]` ({threshold}%)" in readme
