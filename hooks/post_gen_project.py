@@ -11,8 +11,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from cookiecutter.config import BUILTIN_ABBREVIATIONS
+from cookiecutter.config import BUILTIN_ABBREVIATIONS, get_user_config
 from cookiecutter.repository import expand_abbreviations, is_repo_url, is_zip_file
 
 LICENSES = Path("_licenses")
@@ -92,6 +93,26 @@ def git_answer(folder: Path, *args: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def abbreviations() -> dict:
+    """cookiecutter's gh:, gl:, bb: and the user's own from ~/.cookiecutterrc."""
+    try:
+        return get_user_config()["abbreviations"]
+    except Exception:  # an unreadable config: cookiecutter itself would have said so
+        return BUILTIN_ABBREVIATIONS
+
+
+def without_credentials(url: str) -> str:
+    """The URL without a user:password (or token) in it: .cruft.json is committed and CI
+    logs print the template's URL. A bare user name (ssh's git@) is no secret and stays."""
+    parts = urlsplit(url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    if ":" not in userinfo and parts.scheme.split("+")[-1] not in ("http", "https"):
+        return url
+    return urlunsplit(parts._replace(netloc=host))
+
+
 def template_origin(answers: dict, folder: Path) -> tuple[dict, str | None]:
     """Where `make update` finds the template again and which commit the bake used: cruft's
     template, commit, checkout and directory, and a NOTE when updates will not work as is.
@@ -99,7 +120,14 @@ def template_origin(answers: dict, folder: Path) -> tuple[dict, str | None]:
     The template is what the user baked from: a git URL as given (cookiecutter's gh:, gl:,
     bb: spelled out, since cruft clones with git alone), or a local path made absolute.
     """
-    given = expand_abbreviations(answers["_template"], BUILTIN_ABBREVIATIONS)
+    given = expand_abbreviations(answers["_template"], abbreviations())
+    public = without_credentials(given)
+    if public != given:
+        print(
+            f"NOTE: the template URL held credentials; .cruft.json records {public} - give "
+            "git a credential helper (or an SSH key) so `make update` can clone it."
+        )
+        given = public
     top = git_answer(folder, "rev-parse", "--show-toplevel")
     commit = git_answer(folder, "rev-parse", "HEAD") if top else None
     origin = {

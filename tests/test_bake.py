@@ -755,12 +755,17 @@ def test_pre_commit_runs_the_environments_tools_and_lint_skips_only_its_fixers(b
         "check-toml",
         "no-update-rejects",
     }
+    markers = hooks.pop("check-merge-conflict")  # a pattern, run by pre-commit itself
+    assert markers["language"] == "pygrep"
     assert {hook["language"] for hook in hooks.values()} == {"system"}
     for hook_id, hook in hooks.items():
         if hook_id != "no-update-rejects":
             assert hook["entry"].startswith(".venv/bin/"), hook_id
     assert "--maxkb=500 --enforce-all" in hooks["check-added-large-files"]["entry"]
-    assert "--assume-in-merge" in hooks["check-merge-conflict"]["entry"]
+    # Git's opening and closing markers, at a line's start; not a heading's underline.
+    marker = re.compile(markers["entry"])
+    assert marker.search("<<<<<<< HEAD") and marker.search(">>>>>>> upstream-template-new")
+    assert not marker.search("=======") and not marker.search("<<<<<<<<< not git's")
     # make lint skips exactly the hooks that rewrite files: ruff checks there without fixing.
     lint = re.search(r"^lint:.*\n((?:\t.*\n)+)", (project / "Makefile").read_text(), re.M)
     skipped = re.search(r"SKIP=(\S+) pre-commit run --all-files", lint[1])[1].split(",")

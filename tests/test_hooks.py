@@ -296,3 +296,24 @@ def test_hooks_run_by_cruft_render_only(tmp_path) -> None:
     assert (project / "pyproject.toml").exists() and (project / "LICENSE").exists()
     assert not (project / ".git").exists()
     assert not (project / ".cruft.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "recorded"),
+    [
+        (
+            "https://oauth2:glpat-SECRET@gitlab.example.com/ml/t.git",
+            "https://gitlab.example.com/ml/t.git",
+        ),
+        ("https://ghp_SECRET@github.com/acme/t.git", "https://github.com/acme/t.git"),
+        ("git+https://ghp_SECRET@github.com/acme/t.git", "git+https://github.com/acme/t.git"),
+        ("ssh://git:SECRET@host/t.git", "ssh://host/t.git"),
+        ("ssh://git@host/t.git", "ssh://git@host/t.git"),  # a user name, no secret
+        ("git@github.com:acme/t.git", "git@github.com:acme/t.git"),
+        ("https://github.com/acme/t.git", "https://github.com/acme/t.git"),
+    ],
+)
+def test_cruft_json_never_records_credentials_of_the_template_url(given, recorded) -> None:
+    """.cruft.json is committed and CI logs print the template's URL."""
+    origin, _ = post_gen.template_origin({"_template": given}, Path("/nonexistent"))
+    assert origin["template"] == recorded

@@ -57,7 +57,8 @@ def template_at_a(root: Path) -> Path:
 
 
 def commit_b(template: Path) -> str:
-    """A generated file changed and one added, a skipped path and pyproject.toml changed."""
+    """A generated file changed and one added, a skipped path and pyproject.toml changed, and
+    a stage's code (so the update makes dvc.lock stale until the stage reruns)."""
     readme = template / SLUG / "README.md"
     title, rest = readme.read_text().split("\n", 1)
     readme.write_text(f"{title}\n\n{README_LINE.format('B')}\n{rest}")
@@ -68,6 +69,8 @@ def commit_b(template: Path) -> str:
     assert pyproject.read_text().count(pytest_line) == 1
     added = '    "packaging>=24",\n' + pytest_line
     pyproject.write_text(pyproject.read_text().replace(pytest_line, added))
+    split = template / SLUG / "src" / "{{cookiecutter.package_name}}" / "stages" / "split.py"
+    split.write_text(split.read_text() + "\n# Template commit B.\n")
     commit("B", template)
     return git("rev-parse HEAD", template).strip()
 
@@ -111,7 +114,8 @@ def test_update_brings_the_template_and_keeps_the_project(setup) -> None:
 
     updated = run("make update", project)
     assert "uv.lock was regenerated" in updated.stdout
-    assert "then run `make install && make ci`" in updated.stdout
+    assert "run `make install && make repro`" in updated.stdout
+    assert "then run `make ci`" in updated.stdout
     assert README_LINE.format("B") in (project / "README.md").read_text()
     assert (project / "tests" / "test_template_b.py").exists()
     assert "test_size: 0.25 " in (project / "params.yaml").read_text()
@@ -126,11 +130,15 @@ def test_update_brings_the_template_and_keeps_the_project(setup) -> None:
     assert not CONFLICT_MARKER.search((project / "README.md").read_text())
     assert f'"commit": "{b}"' in (project / ".cruft.json").read_text()
 
+    # The steps it printed: B changed split's code, so split reruns and dvc.lock follows.
+    rerun = run("make install && make repro", project).stdout
+    assert "Running stage 'split'" in rerun, rerun
+    assert "dvc.lock" in git("diff --name-only", project)
     commit("Update from the template", project)
     assert f"newest commit {b[:12]}" in run("make template-check", project).stdout
     assert "nothing to do" in run("make update", project).stdout
     # The default bake's full make ci ran the server tests (test_generated).
-    run("make install && make ci", project, env=SERVER_TESTS_RAN_ELSEWHERE)
+    run("make ci", project, env=SERVER_TESTS_RAN_ELSEWHERE)
 
 
 def test_a_conflicting_edit_is_listed_and_fails_lint(setup) -> None:

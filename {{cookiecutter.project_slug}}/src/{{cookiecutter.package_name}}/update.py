@@ -25,7 +25,12 @@ STATE = Path(".cruft.json")
 PROTECTED = ("data", "models", "reports", "registry", "dvc.lock", "uv.lock")
 # The lines git writes around a conflict (`=======` alone also starts Markdown headings).
 CONFLICT_MARKER = re.compile(r"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
-NEXT_STEPS = "review `git status` and `git diff HEAD`, commit, then run `make install && make ci`"
+# A template change to code a stage depends on makes dvc.lock stale until the stage reruns.
+NEXT_STEPS = (
+    "review `git status` and `git diff HEAD`; run `make install && make repro` (changed "
+    "pipeline code reruns its stages: check `make metrics`); commit it all, dvc.lock too; "
+    "then run `make ci`"
+)
 
 
 def git(*args: str) -> str:
@@ -102,10 +107,10 @@ def relock(uv: str) -> str:
             "to regenerate uv.lock."
         )
     result = subprocess.run([uv, "lock"], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise PipelineError(
-            f"`{uv} lock` failed after the update changed pyproject.toml: "
-            f"{result.stderr.strip()} - fix pyproject.toml and run `uv lock`"
+    if result.returncode != 0:  # the update is applied all the same: say how to finish it
+        return (
+            f"pyproject.toml changed but `{uv} lock` failed ({result.stderr.strip()}): run "
+            "`uv lock` once pyproject.toml is right and the package index can be reached."
         )
     return "pyproject.toml changed: uv.lock was regenerated from it (`uv lock`)."
 
@@ -146,9 +151,11 @@ def update(ref: str | None, uv: str) -> str:
 
 def newest_commit(template: str) -> tuple[str | None, str]:
     """The commit the template's default branch is at, or None and why it is unknown."""
+    if template.startswith("-"):  # git would read it as an option (--upload-pack runs commands)
+        return None, "it is not a git URL or path"
     try:
         listed = subprocess.run(
-            ["git", "ls-remote", template, "HEAD"],
+            ["git", "ls-remote", "--", template, "HEAD"],
             capture_output=True,
             text=True,
             timeout=120,
