@@ -70,7 +70,7 @@ def commit_b(template: Path) -> str:
     added = '    "packaging>=24",\n' + pytest_line
     pyproject.write_text(pyproject.read_text().replace(pytest_line, added))
     split = template / SLUG / "src" / "{{cookiecutter.package_name}}" / "stages" / "split.py"
-    split.write_text(split.read_text() + "\n# Template commit B.\n")
+    split.write_text("# Template commit B.\n" + split.read_text())
     commit("B", template)
     return git("rev-parse HEAD", template).strip()
 
