@@ -13,7 +13,7 @@ import pytest
 import ruamel.yaml  # pre-commit-hooks' YAML parser (check-jsonschema brings it here)
 import yaml
 
-from .conftest import HIDDEN, OPTIONS, TEMPLATE
+from .conftest import HIDDEN, OPTIONS, TEMPLATE, bake
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -836,3 +836,18 @@ def test_readme_states_the_coverage_threshold_make_test_enforces(bakery) -> None
     threshold = pyproject["tool"]["coverage"]["report"]["fail_under"]
     readme = " ".join((project / "README.md").read_text().split())
     assert f"`fail_under` of `[tool.coverage.report]` ({threshold}%)" in readme
+
+
+def test_make_clean_removes_the_checks_caches_and_leaves_data(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+    for cache in (".mypy_cache", ".pytest_cache", ".ruff_cache"):
+        (project / cache).mkdir()
+    (project / ".coverage").write_text("")
+    (project / "data" / "kept.csv").write_text("a\n1\n")
+    subprocess.run(["make", "clean"], cwd=project, check=True, capture_output=True)
+    assert not [
+        p
+        for p in (".mypy_cache", ".pytest_cache", ".ruff_cache", ".coverage")
+        if (project / p).exists()
+    ]
+    assert (project / "data" / "kept.csv").exists()
