@@ -1,10 +1,13 @@
 """Bake projects from the template into temporary folders."""
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +19,13 @@ TEMPLATE = Path(__file__).resolve().parent.parent
 OPTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 HIDDEN = ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "PYTHONDONTWRITEBYTECODE")
 # Test projects compile only the modules they import (lazily, into their own venv) instead
-# of all ~8,000 files of their dependencies at install: minutes of CPU over the suite.
-FAST_INSTALL = {"UV_COMPILE_BYTECODE": "0"}
+# of all ~8,000 files of their dependencies at install: minutes of CPU over the suite. And
+# their `make lint`s share one mypy cache per test process: the typed libraries (FastAPI,
+# pydantic, ...) are the same in every bake, so mypy checks only the project's modules again
+# (it revalidates each cached module by its source's hash): 3.5 s down to 0.3 s a lint.
+MYPY_CACHE = Path(tempfile.mkdtemp(prefix="template-tests-mypy-"))
+atexit.register(shutil.rmtree, MYPY_CACHE, True)
+FAST_INSTALL = {"UV_COMPILE_BYTECODE": "0", "MYPY_CACHE_DIR": str(MYPY_CACHE)}
 # A baked project's server tests (real servers, real timeouts) are most of its own test
 # time. Where a test's `make ci` runs code that a full `make ci` of the same answers already
 # tested in this suite (a clean clone of a project that passed, the same bake under a CI
