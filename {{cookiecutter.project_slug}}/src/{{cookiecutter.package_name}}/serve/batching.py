@@ -55,7 +55,7 @@ class MicroBatcher:
             else:
                 try:
                     jobs.append(await asyncio.wait_for(self.queue.get(), deadline - loop.time()))
-                except TimeoutError:  # not the builtin one before Python 3.11
+                except asyncio.TimeoutError:  # the builtin TimeoutError only from 3.11
                     break
             rows += len(jobs[-1].rows)
         return jobs

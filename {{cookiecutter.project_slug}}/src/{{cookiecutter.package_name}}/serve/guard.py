@@ -48,7 +48,7 @@ class RequestGuard:
                 deadline = loop.time() + self.read_timeout
             try:
                 message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
-            except TimeoutError:  # TimeoutError from Python 3.11
+            except asyncio.TimeoutError:  # the builtin TimeoutError only from 3.11
                 raise BodyTimeout from None
             done = message["type"] != "http.request" or not message.get("more_body", False)
             return message
