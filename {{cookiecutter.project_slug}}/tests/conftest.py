@@ -1,4 +1,11 @@
-"""Tiny in-memory datasets and parameters shared by the tests."""
+"""Tiny in-memory datasets and parameters shared by the tests.
+
+Most tests check the machinery (stages, registry, server, monitor) on the demo rows below,
+whose columns are `size`, `count`, `colour` and `target`: they run with a derive() that
+keeps the columns as they are, so your derive.py, written for your columns, never meets
+them. The tests marked `project_data` run your derive.py on rows shaped like your data
+(tests/project_data.py): every stage, then the model served, scored and monitored.
+"""
 
 import contextlib
 import json
@@ -11,16 +18,22 @@ import pytest
 from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.params import Params
-from {{ cookiecutter.package_name }}.pipeline import tables
+from {{ cookiecutter.package_name }}.pipeline import derivation, tables
 from {{ cookiecutter.package_name }}.pipeline.data import features_and_target
 from {{ cookiecutter.package_name }}.stages.profile import profile as profile_of
 from {{ cookiecutter.package_name }}.stages.train import train as train_model
 
-PROJECT = Path(__file__).resolve().parent.parent
 # The server tests' admin token and a request row for the `publish_tiny` models.
 TOKEN = "a-long-random-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ROW = {"size": 10.5, "count": 2, "colour": "red"}
+
+
+@pytest.fixture(autouse=True)
+def demo_derive(request, monkeypatch) -> None:
+    """The demo rows' derive(): the columns as they are (project_data tests run yours)."""
+    if request.node.get_closest_marker("project_data") is None:
+        monkeypatch.setattr(derivation.derive_module, "derive", lambda frame: frame)
 
 
 def make_params(

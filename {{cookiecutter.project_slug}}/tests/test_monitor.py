@@ -17,7 +17,8 @@ from {{ cookiecutter.package_name }}.products import product
 from {{ cookiecutter.package_name }}.stages.profile import profile
 from {{ cookiecutter.package_name }}.stages.train import train
 
-from .conftest import PROJECT, make_params, publish_tiny
+from .conftest import make_params, publish_tiny
+from .project_data import PROJECT
 
 pytestmark = pytest.mark.usefixtures("session_cluster")
 
@@ -109,7 +110,7 @@ def test_the_production_reference_is_used_once_deployed(workspace, monkeypatch, 
         (
             "unrelated.csv",
             "a,b\n1,2\n",
-            "lacks 3 of the model's 3 feature columns (colour, count, size)",
+            "lacks 3 of the model's 3 input columns (size, count, colour)",
         ),
         ("garbage.parquet", "not parquet at all", "cannot read garbage.parquet"),
         ("missing.csv", None, "'missing.csv' does not exist"),

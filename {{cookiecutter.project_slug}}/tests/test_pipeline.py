@@ -1,7 +1,11 @@
-"""The pipeline as dvc.yaml defines it, every stage in order, on small data made here.
+"""Your project end to end on rows shaped like your data: every stage dvc.yaml defines, in
+order, then the model deployed and fed raw rows by the server, `make predict` and
+`make monitor`.
 
-It follows dvc.yaml, so a stage you add is run too; it needs none of the project's data,
-so a clone without it runs it. `make repro` runs the real thing on the real data.
+The rows come from tests/project_data.py (your schema and params.yaml), so your own data
+and the features your derive.py adds are what runs here; it follows dvc.yaml, so a stage
+you add runs too. It needs none of the project's data files, so a clean clone runs it;
+`make repro` runs the real thing on the real data.
 """
 
 import json
@@ -11,15 +15,22 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from dvc.repo import Repo
 
 from {{ cookiecutter.package_name }}.cli import run
+from {{ cookiecutter.package_name }}.deploy import release
+from {{ cookiecutter.package_name }}.monitoring import monitor
 from {{ cookiecutter.package_name }}.products import product
+from {{ cookiecutter.package_name }}.scoring import predict
 
-from .conftest import PROJECT, in_parts, small_frame
+from .conftest import in_parts
+from .project_data import PROJECT, project_frame, project_params
+
+pytestmark = pytest.mark.project_data
 
 METRICS = {"classification": {"accuracy", "roc_auc"}, "regression": {"rmse", "r2"}}
 
@@ -44,13 +55,13 @@ def pipeline(tmp_path_factory, dask_client) -> Path:
 def pipeline(tmp_path_factory) -> Path:
 {%- endif %}
     """dvc.yaml and params.yaml in a scratch folder, data.source a glob of two small CSV
-    files (the data in partitions); every stage run."""
+    files of rows like yours (the data in partitions); every stage run."""
     root = tmp_path_factory.mktemp("pipeline")
     shutil.copy(PROJECT / "dvc.yaml", root)
-    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
-    in_parts(small_frame(params["task"]), root / "data/external/small", 2, ".csv")
-    params["data"] = {"source": "data/external/small/part-*.csv", "target": "target"}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    params = project_params()
+    in_parts(project_frame(), root / "data/external/small", 2, ".csv")
+    data = {**params["data"], "source": "data/external/small/part-*.csv"}
+    (root / "params.yaml").write_text(yaml.safe_dump({**params, "data": data}, sort_keys=False))
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
 {%- if cookiecutter.compute == "dask" %}
@@ -79,5 +90,98 @@ def test_every_stage_writes_its_outputs(inside: Path) -> None:
 def test_the_profile_follows_the_model(inside: Path) -> None:
     model = joblib.load(product("model"))
     reference = json.loads(product("profile").read_text())
-    assert sorted(reference["features"]) == sorted(model.feature_names_in_)
+    inputs = [entry["name"] for entry in reference["inputs"]]
+    assert inputs == list(model.feature_names_in_)
+    assert set(reference["features"]) <= set(inputs)  # dates are inputs, not profiled
     assert reference["rows"] == len(pd.read_parquet(product("train")))
+
+
+def raw_rows() -> pd.DataFrame:
+    """Rows as clients send them: the raw columns of data.source, no target."""
+    return project_frame().drop(columns=project_params()["data"]["target"])
+
+
+def same_predictions(got: list, rows: pd.DataFrame) -> bool:
+    """Whether outputs match the pipeline's own model on these rows."""
+    expected = joblib.load(product("model")).predict(rows)
+    if project_params()["task"] == "regression":
+        return bool(np.allclose(np.asarray(got, dtype=float), expected))
+    return [str(value) for value in got] == [str(value) for value in expected]
+
+
+@pytest.fixture(scope="module")
+def registry_folder(pipeline: Path, tmp_path_factory) -> str:
+    """The pipeline's model deployed to production in a registry of its own."""
+    folder = str(tmp_path_factory.mktemp("registry"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(pipeline)
+        patch.setenv("MODEL_REGISTRY", folder)
+        patch.delenv("DEPLOY_ENV", raising=False)
+        release.deploy()
+    return folder
+
+
+@pytest.fixture
+def deployed(inside: Path, registry_folder: str, monkeypatch) -> str:
+    monkeypatch.setenv("MODEL_REGISTRY", registry_folder)
+    monkeypatch.delenv("DEPLOY_ENV", raising=False)
+    return registry_folder
+{%- if cookiecutter.serving == "fastapi" %}
+
+
+def test_the_server_takes_raw_rows(deployed: str) -> None:
+    """/predict and V2 infer take the columns of data.source; the model derives the rest."""
+    from fastapi.testclient import TestClient
+
+    from {{ cookiecutter.package_name }}.deploy import bundle
+    from {{ cookiecutter.package_name }}.serve.app import create_app
+    from {{ cookiecutter.package_name }}.serve.settings import Settings
+
+    rows = raw_rows()
+    records = bundle.records(rows)
+    name = project_params()["deploy"]["model_name"]
+    settings = Settings(MODEL_REGISTRY=deployed, model_name=name, poll_interval=60)
+    with TestClient(create_app(settings)) as client:
+        answer = client.post("/predict", json={"records": records})
+        assert answer.status_code == 200, answer.text
+        features = client.get(f"/v2/models/{name}").json()["inputs"]
+        tensors = [
+            {**feature, "shape": [len(records)], "data": [row[feature["name"]] for row in records]}
+            for feature in features
+        ]
+        v2 = client.post(f"/v2/models/{name}/infer", json={"inputs": tensors})
+        assert v2.status_code == 200, v2.text
+    assert same_predictions(answer.json()["predictions"], rows)
+    assert same_predictions(v2.json()["outputs"][0]["data"], rows)
+{%- endif %}
+
+
+def test_make_predict_scores_raw_rows(deployed: str, tmp_path: Path) -> None:
+    rows = raw_rows()
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    predict(str(tmp_path / "rows.csv"), str(tmp_path / "scored"))
+    scored = pd.read_parquet(tmp_path / "scored")
+    assert len(scored) == len(rows)
+    assert same_predictions(scored["prediction"].tolist(), rows)
+
+
+def test_the_monitor_watches_raw_rows(deployed: str, tmp_path: Path) -> None:
+    """The raw columns are compared with the reference, and a shifted one drifts."""
+    rows = raw_rows()
+    reference = json.loads(product("profile").read_text())
+    rows.to_csv(tmp_path / "same.csv", index=False)
+    report = monitor.compare(str(tmp_path / "same.csv"))
+    assert set(report["features"]) == set(reference["features"])
+    assert report["reference"].startswith("production version")
+    numeric = [n for n, summary in reference["features"].items() if summary["kind"] == "numeric"]
+    text = [n for n, summary in reference["features"].items() if summary["kind"] != "numeric"]
+    if numeric:
+        shifted = numeric[0]
+        moved = rows[shifted] + 10 * (rows[shifted].std() or 1.0)
+    elif text:
+        shifted, moved = text[0], "a value never seen in training"
+    else:
+        pytest.skip("the model's inputs are dates only: nothing the monitor compares")
+    rows.assign(**{shifted: moved}).to_csv(tmp_path / "shifted.csv", index=False)
+    report = monitor.compare(str(tmp_path / "shifted.csv"))
+    assert shifted in report["drifted_features"]

@@ -16,7 +16,8 @@ from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.pipeline import engine, tables
 
-from .conftest import PROJECT, make_params, publish_tiny
+from .conftest import make_params, publish_tiny
+from .project_data import PROJECT
 
 pytestmark = pytest.mark.usefixtures("session_cluster")
 
@@ -78,9 +79,8 @@ def test_the_outputs_are_the_servers(project, monkeypatch, mixed_frame, version)
     scored = pd.read_parquet("out")
     _, model, features = scoring.served_model(None)
     names = [feature["name"] for feature in features]
-    numeric = {feature["name"] for feature in features if feature["type"] == "number"}
     requests = [tuple(row[name] for name in names) for row in bundle.records(mixed_frame)]
-    served = bundle.outputs(model, bundle.frame_from_rows(requests, names, numeric))
+    served = bundle.outputs(model, bundle.frame_from_rows(requests, features))
     assert scored["prediction"].tolist() == served["predictions"]
     probabilities = scored[["probability_0", "probability_1"]].to_numpy()
     assert np.allclose(probabilities, served["probabilities"], atol=1e-12)
@@ -148,7 +148,7 @@ def test_nothing_deployed_is_said(project, monkeypatch, capsys, mixed_frame) -> 
 def test_rows_without_the_models_columns_are_refused(project, monkeypatch, capsys, version):
     pd.DataFrame({"a": [1, 2]}).to_parquet("rows.parquet")
     assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 2
-    assert "lacks 3 of the model's 3 feature columns" in capsys.readouterr().err
+    assert "lacks 3 of the model's 3 input columns" in capsys.readouterr().err
 
 
 def test_the_output_feeds_monitor(project, monkeypatch, mixed_frame, version) -> None:

@@ -4,6 +4,7 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
+from {{ cookiecutter.package_name }}.pipeline import derivation
 from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.inputs import FeatureSchema, InputError
 from {{ cookiecutter.package_name }}.serve.settings import Settings
@@ -154,6 +155,16 @@ def test_hot_swap_and_refusal(client: TestClient, registry: Registry, mixed_fram
     assert client.post("/predict", json={"records": [ROW]}).headers["X-Model-Version"] == second
     rolled = client.post("/admin/rollback", headers=auth).json()
     assert rolled["model_version"] == second  # the version before the corrupt one
+
+
+def test_a_version_of_other_derive_code_is_refused(client, registry, mixed_frame) -> None:
+    """A version trained with another derive.py never serves; the one serving stays."""
+    with pytest.MonkeyPatch.context() as patch:  # trained by other derive code
+        patch.setattr(derivation, "code_hash", lambda: "0123456789ab")
+        other = publish_tiny(registry, mixed_frame, n_estimators=3)
+    reply = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert reply["model_version"] == "0001-abc1234" and reply["refused"]["version"] == other
+    assert "was trained with derive code 0123456789ab" in reply["refused"]["reason"]
 
 
 def test_exposed_server_needs_a_real_token() -> None:

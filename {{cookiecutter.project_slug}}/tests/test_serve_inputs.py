@@ -111,7 +111,7 @@ def test_the_bulk_checks_agree_with_the_row_by_row_check() -> None:
             assert str(refused.value) == str(error)
             continue
         got = SCHEMA.frame([SCHEMA.check_records(records, 100)])
-        pd.testing.assert_frame_equal(got, frame_from_rows(rows, SCHEMA.names, SCHEMA.numeric))
+        pd.testing.assert_frame_equal(got, frame_from_rows(rows, FEATURES))
 
 
 def test_several_requests_make_one_frame_in_order() -> None:
@@ -186,3 +186,40 @@ def test_a_schema_of_one_kind(kind: str) -> None:
     assert frame["b"].isna().all()
     with pytest.raises(InputError, match=r"^records\[1\]\.b: expected a"):
         schema.check_records([{"a": value, "b": None}, {"a": value, "b": [1]}], 10)
+
+
+DATED = FeatureSchema([*FEATURES, {"name": "d", "type": "datetime", "nullable": True}])
+
+
+def test_dates_are_taken_as_iso_8601_text() -> None:
+    records = [
+        {**GOOD, "d": "2024-03-01"},
+        {**GOOD, "d": "2024-03-01T09:30:00+02:00"},
+        {**GOOD, "d": None},
+    ]
+    frame = DATED.frame([DATED.check_records(records, 10)])
+    assert frame["d"].dtype.kind == "M"  # timestamps, as training's
+    assert frame["d"].tolist()[:2] == [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-01 07:30")]
+    assert pd.isna(frame["d"][2])
+    columns = {name: [record[name] for record in records] for name in DATED.names}
+    assert DATED.frame([DATED.check_columns(columns, 10)]).equals(frame)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("2024-13-01", "records[57].d: expected an ISO 8601 date such as 2024-03-01"),
+        ("01/03/2024", "records[57].d: expected an ISO 8601 date such as 2024-03-01"),
+        ("soon", "records[57].d: expected an ISO 8601 date"),
+        (20240301, "records[57].d: expected an ISO 8601 date as a string, got int"),
+    ],
+)
+def test_a_bad_date_is_named(bad: object, message: str) -> None:
+    records = [{**GOOD, "d": "2024-03-01"} for _ in range(100)]
+    records[57]["d"] = bad
+    with pytest.raises(InputError) as refused:
+        DATED.check_records(records, 1000)
+    assert str(refused.value).startswith(message)
+    columns = {name: [record[name] for record in records] for name in DATED.names}
+    with pytest.raises(InputError, match=r"^input 'd'\[57\]: expected an ISO 8601 date"):
+        DATED.check_columns(columns, 1000)

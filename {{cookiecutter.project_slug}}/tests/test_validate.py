@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.errors import PipelineError
+from {{ cookiecutter.package_name }}.pipeline import derive
 from {{ cookiecutter.package_name }}.pipeline.schema import (
     PARTITIONS,
     infer_schema,
@@ -27,7 +28,7 @@ def test_valid_data_passes(mixed_frame: pd.DataFrame) -> None:
     """Clean data passes whole, and the report counts it."""
     valid, report = check(mixed_frame)
     assert len(valid) == len(mixed_frame)
-    assert report == {"rows": 80, "rows_dropped_missing_target": 0, "columns": 3}
+    assert report == {"rows": 80, "rows_dropped_missing_target": 0, "columns": 3, "warnings": []}
 
 
 def test_rows_without_target_are_dropped_and_counted(mixed_frame: pd.DataFrame) -> None:
@@ -68,9 +69,29 @@ def test_text_target_fails_regression(mixed_frame: pd.DataFrame) -> None:
 
 def test_unusable_column_is_named(mixed_frame: pd.DataFrame) -> None:
     """A column the pipeline cannot encode fails naming the column and its type."""
-    frame = mixed_frame.assign(when=pd.Timestamp("2024-01-01"))
-    with pytest.raises(PipelineError, match=r"'when' \(datetime64"):
+    frame = mixed_frame.assign(took=pd.Timedelta("1h"))
+    with pytest.raises(PipelineError, match=r"'took' \(timedelta64"):
         check(frame)
+
+
+def test_a_date_is_an_input_derive_must_turn_into_numbers(mixed_frame, monkeypatch) -> None:
+    """A date column is valid data; left as a date by derive(), it fails naming derive.py."""
+    frame = mixed_frame.assign(when=pd.Timestamp("2024-01-01"))
+    with pytest.raises(PipelineError, match=r"derive\(\) in src/.*derive.py returns .*'when'"):
+        check(frame)
+    monkeypatch.setattr(derive, "derive", lambda rows: rows.drop(columns="when"))
+    valid, _ = check(frame)
+    assert valid["when"].dtype.kind == "M"
+
+
+def test_an_identifier_gets_a_warning_until_derive_drops_it(mixed_frame, monkeypatch) -> None:
+    frame = mixed_frame.assign(name=[f"car {i}" for i in range(len(mixed_frame))])
+    _, report = check(frame)
+    assert len(report["warnings"]) == 1
+    assert "column 'name' has 80 distinct values in 80 rows" in report["warnings"][0]
+    assert "drop it in derive() in src/" in report["warnings"][0]
+    monkeypatch.setattr(derive, "derive", lambda rows: rows.drop(columns="name"))
+    assert check(frame)[1]["warnings"] == []
 
 
 @pytest.fixture

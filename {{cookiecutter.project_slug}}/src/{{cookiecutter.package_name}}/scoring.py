@@ -25,6 +25,7 @@ from .deploy.release import environment, registry, served_version
 from .errors import PipelineError, UnusableInput
 from .params import load_params
 from .pipeline.engine import open_table, running
+from .pipeline.features import to_dates
 from .pipeline.sources import find_parts
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def check_columns(columns: list[str], expected: list[str], data: str) -> None:
     missing = [name for name in expected if name not in columns]
     if missing:
         raise UnusableInput(
-            f"{data} lacks {len(missing)} of the model's {len(expected)} feature columns "
+            f"{data} lacks {len(missing)} of the model's {len(expected)} input columns "
             f"({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}); "
             f"its columns are: {', '.join(map(str, columns[:10])) or 'none'}"
         )
@@ -65,16 +66,27 @@ def as_number(column: pd.Series, name: str, number: int) -> pd.Series:
     return numbers
 
 
+def as_dates(column: pd.Series, name: str, number: int) -> pd.Series:
+    """A date column as naive UTC timestamps, from dates or ISO 8601 text (monitor too)."""
+    try:
+        return to_dates(column, name)
+    except PipelineError as error:
+        raise UnusableInput(f"{error} (partition {number})") from None
+
+
 def model_frame(frame: pd.DataFrame, features: list[dict], number: int) -> pd.DataFrame:
     """The model's input from a partition, in the form the server gives a request's rows
-    (bundle.frame_from_blocks): its features in training order, numbers as floats and text
-    as objects with NaN for missing, typed by the manifest rather than guessed per chunk (a
-    chunk where a text column is all missing stays text). Text among numbers is refused."""
+    (bundle.frame_from_blocks): its raw columns in training order, numbers as floats, dates
+    as timestamps and text as objects with NaN for missing, typed by the manifest rather
+    than guessed per chunk (a chunk where a text column is all missing stays text). Text
+    among numbers, and dates that are not dates, are refused."""
     columns = {}
     for feature in features:
         name, column = feature["name"], frame[feature["name"]]
         if feature["type"] == "number":
             columns[name] = as_number(column, name, number)
+        elif feature["type"] == "datetime":
+            columns[name] = as_dates(column, name, number)
         else:
             columns[name] = column.astype(object).where(column.notna(), np.nan)
     return pd.DataFrame(columns, index=frame.index)

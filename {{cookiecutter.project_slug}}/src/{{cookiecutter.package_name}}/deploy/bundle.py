@@ -10,6 +10,7 @@ import io
 import json
 import platform
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -20,7 +21,8 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 
 from ..errors import PipelineError
-from ..pipeline.features import column_kinds
+from ..pipeline.derive_step import check_code
+from ..pipeline.features import column_kinds, input_types, to_dates
 from .trusted import TRUSTED_TYPES
 
 MODEL_FILE = "model.skops"
@@ -37,19 +39,16 @@ def sha256(data: bytes) -> str:
 
 
 def feature_schema(model: Pipeline, features: pd.DataFrame, profile: dict) -> list[dict]:
-    """Each input column in training order: its kind, whether it may be missing (it was in
-    training), and for text the categories the model knows."""
-    kinds = column_kinds(features)
+    """Each raw input column in training order: its type, whether it may be missing (it was
+    in training), and for text the model consumes as it is, the categories it knows."""
     encoder = model.named_steps["preprocess"].named_transformers_.get("categorical")
-    known = dict(zip(kinds.categorical, getattr(encoder, "categories_", []), strict=False))
+    encoded = getattr(encoder, "feature_names_in_", [])
+    known = dict(zip(encoded, getattr(encoder, "categories_", []), strict=False))
     schema = []
-    for name in features.columns:
-        entry = {
-            "name": name,
-            "type": "number" if name in kinds.numeric else "string",
-            "nullable": profile["features"].get(name, {}).get("missing_rate", 1.0) > 0,
-        }
-        if name in known:
+    for entry in input_types(features):
+        name = entry["name"]
+        entry["nullable"] = profile["features"].get(name, {}).get("missing_rate", 1.0) > 0
+        if name in known and entry["type"] == "string":
             entry["categories"] = sorted(str(v) for v in known[name] if isinstance(v, str))
         schema.append(entry)
     return schema
@@ -70,26 +69,40 @@ def blocks_from_rows(
 
 
 def frame_from_blocks(
-    names: list[str], numbers: np.ndarray, numeric: list[str], texts: np.ndarray
+    names: list[str],
+    numbers: np.ndarray,
+    numeric: list[str],
+    texts: np.ndarray,
+    dates: Collection[str] = (),
 ) -> pd.DataFrame:
     """The model's input, in the form `prepare` gives training data, from the blocks
-    blocks_from_rows makes (`numeric`: the number block's columns, in training order)."""
+    blocks_from_rows makes (`numeric`: the number block's columns, in training order;
+    `dates`: text columns of ISO 8601 dates, parsed here)."""
     if len(numeric) == len(names):  # numbers only: one block, no copy per column
         return pd.DataFrame(numbers, columns=names, copy=False)
     in_numbers = set(numeric)
     text = [name for name in names if name not in in_numbers]
     columns = dict(zip(numeric, numbers.T, strict=True)) | dict(zip(text, texts.T, strict=True))
+    columns |= {name: to_dates(columns[name], name) for name in dates}
     return pd.DataFrame({name: columns[name] for name in names})
 
 
-def frame_from_rows(rows: list[tuple], names: list[str], numeric: set[str]) -> pd.DataFrame:
+def frame_from_rows(rows: list[tuple], features: list[dict]) -> pd.DataFrame:
     """Rows as the model's input, by the path a request's rows take (the smoke check)."""
-    numbers, texts = blocks_from_rows(rows, names, numeric)
-    return frame_from_blocks(names, numbers, [n for n in names if n in numeric], texts)
+    names = [feature["name"] for feature in features]
+    numeric = [f["name"] for f in features if f["type"] == "number"]
+    dates = [f["name"] for f in features if f["type"] == "datetime"]
+    numbers, texts = blocks_from_rows(rows, names, set(numeric))
+    return frame_from_blocks(names, numbers, numeric, texts, dates)
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    """JSON-safe rows: missing values become None."""
+    """JSON-safe rows: dates as ISO 8601 text, missing values None."""
+    iso = {
+        name: frame[name].map(pd.Timestamp.isoformat, na_action="ignore")
+        for name in column_kinds(frame).dates
+    }
+    frame = frame.assign(**iso) if iso else frame
     return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
@@ -160,6 +173,7 @@ def build(
     """Serialise the model and describe it; returns (files, manifest)."""
     archive = sio.dumps(model)
     needed = checked_types(archive, "the model")  # what the server would refuse, refused now
+    check_code(model, "the model in models/")  # never ship features the code cannot make
     smoke = test_features.head(SMOKE_ROWS)
     files = {MODEL_FILE: archive, PROFILE_FILE: profile}
     manifest = {
@@ -170,6 +184,7 @@ def build(
         "features": feature_schema(model, test_features, json.loads(profile)),
         "classes": np.asarray(getattr(model, "classes_", [])).tolist(),
         "trusted_types": needed,
+        "derive_hash": model.named_steps["derive"].code_hash_,
         "smoke": {"rows": records(smoke), **outputs(model, smoke)},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -205,12 +220,12 @@ def check_and_load(manifest: dict, files: dict[str, bytes]) -> Loaded:
             f"version {version} holds unlisted types: {', '.join(sorted(found - listed))}"
         )
     model = sio.loads(files[MODEL_FILE], trusted=sorted(found))
+    check_code(model, f"version {version}")  # features computed as at training, or refused
     # The smoke rows take the same path as a request's rows, so the check covers serving.
     smoke = manifest["smoke"]
     names = [f["name"] for f in manifest["features"]]
-    numeric = {f["name"] for f in manifest["features"] if f["type"] == "number"}
     rows = [tuple(row[name] for name in names) for row in smoke["rows"]]
-    got = outputs(model, frame_from_rows(rows, names, numeric))
+    got = outputs(model, frame_from_rows(rows, manifest["features"]))
     if got["predictions"] != smoke["predictions"] or not np.allclose(
         got.get("probabilities", []), smoke.get("probabilities", []), atol=1e-9
     ):

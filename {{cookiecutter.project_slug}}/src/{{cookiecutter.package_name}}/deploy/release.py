@@ -110,6 +110,33 @@ def data_hash() -> str | None:
     return None
 
 
+def warn_of_stage_columns(model, params: Params) -> None:
+    """Say when the model's inputs are not the ingested columns: a stage before train made
+    or renamed columns, which every client must then send (derive.py's features are
+    computed by the model itself)."""
+    raw = product("raw")
+    if not raw.exists():
+        return
+    ingested = [name for name in open_table(raw).columns if name != params.data.target]
+    inputs = [str(name) for name in model.feature_names_in_]
+    made = [name for name in inputs if name not in ingested]
+    dropped = [name for name in ingested if name not in inputs]
+    if made:
+        log.warning(
+            "the model takes column(s) data.source does not have: %s - a stage made them, so "
+            "every client (server, make predict, make monitor) must send them; compute them "
+            "in derive() in src/%s/pipeline/derive.py to have the model make them itself",
+            ", ".join(made[:10]),
+            __package__.split(".")[0],
+        )
+    if dropped:
+        log.warning(
+            "data.source has column(s) the model does not take: %s - a stage dropped them, "
+            "so clients must leave them out; drop them in derive() instead to take raw rows",
+            ", ".join(dropped[:10]),
+        )
+
+
 def deploy(env: str | None = None) -> str:
     """Gate, publish and point the environment (DEPLOY_ENV, default production) at the
     pipeline's model; say what happened."""
@@ -138,6 +165,7 @@ def _deploy(params: Params, store: Registry, env: str) -> str:
             "holds the code and data that made it - commit, then `make deploy`, to avoid that"
         )
     model = joblib.load(model_file)
+    warn_of_stage_columns(model, params)
     # The bundle needs the first test rows (its smoke rows) and the columns' types, not the
     # whole test table, which may be larger than memory.
     head = next(iter(open_table(product("test"), chunk_rows=HEAD_ROWS)))

@@ -17,6 +17,9 @@ EXTRA_TRUSTED_TYPES: tuple[str, ...] = ()
 
 TEMPLATE_TYPES: frozenset[str] = frozenset(
     {
+        # The model's first step, which runs this project's derive.py (never code from
+        # the archive: the step holds names and the code's hash only).
+        f"{__package__.rsplit('.', 1)[0]}.pipeline.derive_step.DeriveStep",
         "builtins.NoneType",
         "builtins.bool",
         "builtins.bytes",

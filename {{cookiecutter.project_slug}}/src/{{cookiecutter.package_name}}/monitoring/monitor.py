@@ -20,11 +20,11 @@ from ..deploy.bundle import PROFILE_FILE, check_and_load
 from ..deploy.release import registry
 from ..errors import PipelineError, UnusableInput
 from ..params import Params, load_params
+from ..pipeline.derive_step import check_code
 from ..pipeline.engine import open_table, running
-from ..pipeline.features import prepare
 from ..pipeline.sources import FORMATS
 from ..products import product
-from ..scoring import MODEL_VERSION, PREDICTION, as_number, check_columns
+from ..scoring import MODEL_VERSION, PREDICTION, as_number, check_columns, model_frame
 from . import drift
 from . import report as driftreport
 
@@ -82,6 +82,7 @@ def reference(params: Params) -> tuple[dict, object, str, str | None]:
         raise PipelineError(f"no model deployed and no {profile_file} - run `make repro` first")
     profile = json.loads(profile_file.read_text())
     model = joblib.load(product("model"))
+    check_code(model, f"the workspace's {product('model')}")
     return profile, model, f"the workspace's {profile_file} (nothing deployed yet)", None
 
 
@@ -95,7 +96,14 @@ def as_numbers(frame: pd.DataFrame, profile: dict, number: int) -> pd.DataFrame:
     return frame.assign(**numeric)
 
 
-def predictions_of(frame: pd.DataFrame, profile: dict, model, version: str | None) -> pd.Series:
+def input_names(profile: dict) -> list[str]:
+    """The raw columns the model takes (the profile lists them with their types)."""
+    return [entry["name"] for entry in profile["inputs"]]
+
+
+def predictions_of(
+    frame: pd.DataFrame, number: int, profile: dict, model, version: str | None
+) -> pd.Series:
     """The model's predictions for a partition. Rows `make predict` scored with this very
     version already carry them: the same bundle gives the same outputs, so they are read,
     not computed again. Another version's (or none) are predicted anew: its reference must
@@ -103,8 +111,7 @@ def predictions_of(frame: pd.DataFrame, profile: dict, model, version: str | Non
     scored = version is not None and {PREDICTION, MODEL_VERSION} <= set(frame.columns)
     if scored and (frame[MODEL_VERSION] == version).all():
         return frame[PREDICTION].reset_index(drop=True)
-    features = prepare(frame[list(profile["features"])])
-    return pd.Series(model.predict(features))
+    return pd.Series(model.predict(model_frame(frame, profile["inputs"], number)))
 
 
 def batch_counts(
@@ -125,7 +132,9 @@ def batch_counts(
         },
     }
     if "predictions" in profile and len(frame):
-        predictions = predictions_of(frame, profile, model, version) if logged is None else logged
+        predictions = (
+            predictions_of(frame, number, profile, model, version) if logged is None else logged
+        )
         kind = profile["predictions"]["kind"]
         values = predictions.astype(str) if kind == "categorical" else predictions.astype(float)
         counts["predictions"] = drift.column_counts(profile["predictions"], values)
@@ -140,11 +149,11 @@ def count_batch(batch: str, profile: dict, model, version: str | None) -> list[d
         frame, logged = read_logs(folder)
         if frame.empty:
             raise UnusableInput(f"{batch} holds no rows")
-        check_columns(list(frame.columns), list(profile["features"]), "the batch")
+        check_columns(list(frame.columns), input_names(profile), "the batch")
         return [batch_counts(frame, 0, profile, model, version, logged)]
     try:
         table = open_table(batch, chunk_rows=CHUNK_ROWS)
-        check_columns(table.columns, list(profile["features"]), "the batch")
+        check_columns(table.columns, input_names(profile), "the batch")
         return table.summarise(batch_counts, profile, model, version)
     except (OSError, ValueError) as error:  # each reader raises its own kinds: unreadable
         raise UnusableInput(f"cannot read {batch}: {error}") from None

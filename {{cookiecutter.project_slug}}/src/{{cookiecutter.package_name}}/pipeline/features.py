@@ -1,5 +1,6 @@
-"""Sort columns into the kinds the model can use: numeric, categorical, or unusable."""
+"""Sort columns into the kinds a model can use: numeric, categorical, dates, or unusable."""
 
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -8,19 +9,29 @@ from pandas.api import types
 
 from ..errors import PipelineError
 
+# ISO 8601 dates and timestamps as CSV files and JSON requests write them: 2024-03-01,
+# 2024-03-01T09:30, 2024-03-01 09:30:00.5+01:00, ...Z.
+ISO_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+
 
 class ColumnKinds(NamedTuple):
     numeric: list[str]
     categorical: list[str]
     unusable: dict[str, str]  # column -> its dtype
+    dates: list[str]  # raw columns only: derive.py turns them into numbers
 
 
 def column_kinds(frame: pd.DataFrame) -> ColumnKinds:
-    """Classify each column: numbers are scaled, text and booleans one-hot encoded."""
-    kinds = ColumnKinds([], [], {})
+    """Classify each column: numbers are scaled, text and booleans one-hot encoded, dates
+    left to derive.py."""
+    kinds = ColumnKinds([], [], {}, [])
     for name, column in frame.items():
         if types.is_bool_dtype(column) or isinstance(column.dtype, pd.CategoricalDtype):
             kinds.categorical.append(name)
+        elif types.is_datetime64_any_dtype(column):
+            kinds.dates.append(name)
         elif types.is_numeric_dtype(column) and not types.is_complex_dtype(column):
             kinds.numeric.append(name)
         elif (column.dtype == object or types.is_string_dtype(column)) and _holds_text(column):
@@ -30,26 +41,63 @@ def column_kinds(frame: pd.DataFrame) -> ColumnKinds:
     return kinds
 
 
+def input_types(frame: pd.DataFrame) -> list[dict]:
+    """Each raw column as clients send it: "number", "string" or "datetime" (ISO 8601)."""
+    kinds = column_kinds(frame)
+    typed = {name: "number" for name in kinds.numeric} | {name: "datetime" for name in kinds.dates}
+    return [{"name": name, "type": typed.get(name, "string")} for name in frame.columns]
+
+
 def _holds_text(column: pd.Series) -> bool:
     """Object columns pass only when every present value is a string."""
     return column.dtype != object or all(isinstance(value, str) for value in column.dropna())
 
 
 def prepare(features: pd.DataFrame) -> pd.DataFrame:
-    """Give categorical columns one form, object values with NaN for missing, whatever
-    pandas version or reader produced them, so training and serving encode alike."""
-    categorical = column_kinds(features).categorical
-    if not categorical:
-        return features
+    """Give categorical columns one form, object values with NaN for missing, and dates one
+    form, naive UTC, whatever pandas version or reader produced them, so training and
+    serving see alike."""
+    kinds = column_kinds(features)
     converted = {
         name: features[name].astype(object).where(features[name].notna(), np.nan)
-        for name in categorical
+        for name in kinds.categorical
     }
-    return features.assign(**converted)
+    converted |= {
+        name: to_dates(features[name], name)
+        for name in kinds.dates
+        if getattr(features[name].dtype, "tz", None) is not None
+    }
+    return features.assign(**converted) if converted else features
+
+
+def looks_like_dates(column: pd.Series) -> bool:
+    """A text column whose present values are all ISO 8601 dates or timestamps."""
+    if not (column.dtype == object or types.is_string_dtype(column)):
+        return False
+    present = column.dropna()
+    return len(present) > 0 and all(
+        isinstance(value, str) and ISO_DATE.fullmatch(value) for value in present
+    )
+
+
+def to_dates(values, name: str) -> pd.Series:
+    """ISO 8601 text, or dates with or without a time zone, as naive UTC timestamps;
+    PipelineError naming the column and the first value that is not a date."""
+    series = pd.Series(values)
+    try:
+        dates = pd.to_datetime(series, format="ISO8601", utc=True)
+    except (ValueError, TypeError):
+        dates = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
+        wrong = series[dates.isna() & series.notna()]
+        raise PipelineError(
+            f"column {name!r} holds {wrong.iloc[0]!r} where a date is expected: write dates "
+            "as ISO 8601 text, such as 2024-03-01 or 2024-03-01T09:30:00Z"
+        ) from None
+    return dates.dt.tz_localize(None)
 
 
 def model_inputs(model, frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns the fitted model consumes, in training order.
+    """The raw columns the fitted model takes, in training order.
 
     A stage before train may drop or add columns: the profile, the deployed bundle and the
     server follow the model, not whichever table is at hand.

@@ -1,4 +1,5 @@
-"""Build the model: a scikit-learn Pipeline that imputes, scales and encodes, then predicts."""
+"""Build the model: a scikit-learn Pipeline that derives the features (derive.py), imputes,
+scales and encodes them, then predicts."""
 
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,6 +20,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ..errors import PipelineError
+from .derivation import check_usable, derived
+from .derive_step import DeriveStep
 from .features import column_kinds
 
 ESTIMATORS: dict[str, dict[str, type]] = {
@@ -54,6 +57,7 @@ def make_estimator(task: str, name: str, params: dict[str, Any], seed: int):
 
 def make_preprocessor(features: pd.DataFrame) -> ColumnTransformer:
     """Impute and scale numeric columns; one-hot encode the rest, missing as its own level."""
+    check_usable(features)
     kinds = column_kinds(features)
     numeric_steps = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
     categorical_steps = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
@@ -67,10 +71,11 @@ def make_preprocessor(features: pd.DataFrame) -> ColumnTransformer:
 
 
 def build_model(features: pd.DataFrame, task: str, name: str, params: dict, seed: int) -> Pipeline:
-    """Assemble the unfitted pipeline for these features."""
+    """Assemble the unfitted pipeline for these raw columns: derive, preprocess, estimate."""
     return Pipeline(
         [
-            ("preprocess", make_preprocessor(features)),
+            ("derive", DeriveStep()),
+            ("preprocess", make_preprocessor(derived(features))),
             ("estimator", make_estimator(task, name, params, seed)),
         ]
     )

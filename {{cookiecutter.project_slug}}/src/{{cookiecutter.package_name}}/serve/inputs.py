@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..deploy.bundle import blocks_from_rows, frame_from_blocks
+from ..pipeline.features import ISO_DATE
 
 # The largest number a model can take: scikit-learn's trees and forests cast their input to
 # float32, where anything beyond this is infinity and fails the whole predict call.
@@ -109,6 +110,12 @@ class FeatureSchema:
         }
         self.numbers = Kind([f for f in features if f["name"] in self.numeric], number=True)
         self.texts = Kind([f for f in features if f["name"] not in self.numeric], number=False)
+        # Dates travel as ISO 8601 text among the text columns: (name, its index there).
+        self.dates = [
+            (f["name"], self.texts.names.index(f["name"]))
+            for f in features
+            if f["type"] == "datetime"
+        ]
 
     def check_row(self, row: object, where: str) -> tuple:
         """Return the row's values in training order, or raise InputError naming the field."""
@@ -126,6 +133,22 @@ class FeatureSchema:
             self._check_value(name, value, f"{where}.{name}")
         return values
 
+    def check_dates(self, columns: Columns, where: str) -> Columns:
+        """The columns, once every date among them is ISO 8601 text of a real date; else
+        InputError naming the first that is not (`where` has {row} and {name} to fill)."""
+        for name, index in self.dates:
+            texts = pd.Series(columns.texts[:, index], dtype=object)
+            parsed = pd.to_datetime(texts, format="ISO8601", utc=True, errors="coerce")
+            iso = texts.str.fullmatch(ISO_DATE.pattern).fillna(False).astype(bool)
+            wrong = np.flatnonzero(texts.notna() & (parsed.isna() | ~iso))
+            if wrong.size:
+                row = int(wrong[0])
+                raise InputError(
+                    f"{where.format(row=row, name=name)}: expected an ISO 8601 date such as "
+                    f"2024-03-01 or 2024-03-01T09:30:00Z, got {texts.iloc[row]!r}"
+                )
+        return columns
+
     def _check_value(self, name: str, value: object, where: str) -> None:
         kind = type(value)
         # The range check also refuses NaN and infinity (comparisons with NaN are false).
@@ -137,6 +160,8 @@ class FeatureSchema:
     def _problem(self, name: str, value: object) -> str:
         if value is None:
             return "null is not allowed for this column"
+        if any(name == date for date, _ in self.dates):
+            return f"expected an ISO 8601 date as a string, got {type(value).__name__}"
         if name not in self.numeric:
             return f"expected a string, got {type(value).__name__}"
         if type(value) is float and value != value:
@@ -160,9 +185,10 @@ class FeatureSchema:
             except KeyError:  # a column is missing
                 numbers = texts = None
             if numbers is not None and texts is not None:
-                return Columns(numbers, texts)
+                return self.check_dates(Columns(numbers, texts), "records[{row}].{name}")
         rows = [self.check_row(row, f"records[{i}]") for i, row in enumerate(records)]
-        return self.columns(rows)  # not reached while the bulk checks are exact
+        # Not reached while the bulk checks are exact.
+        return self.check_dates(self.columns(rows), "records[{row}].{name}")
 
     def check_columns(self, columns: dict[str, list], limit: int) -> Columns:
         """Checked columns from name: values lists (V2's tensors), or InputError naming the
@@ -181,12 +207,13 @@ class FeatureSchema:
             kind.block(list(chain.from_iterable(columns[n] for n in kind.names)), rows, True)
             for kind in (self.numbers, self.texts)
         )
-        if numbers is not None and texts is not None:
-            return Columns(numbers, texts)
-        for name in self.names:
-            for i, value in enumerate(columns[name]):
-                self._check_value(name, value, f"input {name!r}[{i}]")
-        return self.columns(list(zip(*(columns[name] for name in self.names), strict=True)))
+        if numbers is None or texts is None:
+            for name in self.names:
+                for i, value in enumerate(columns[name]):
+                    self._check_value(name, value, f"input {name!r}[{i}]")
+            checked = list(zip(*(columns[name] for name in self.names), strict=True))
+            numbers, texts = blocks_from_rows(checked, self.names, self.numeric)
+        return self.check_dates(Columns(numbers, texts), "input {name!r}[{row}]")
 
     def columns(self, rows: list[tuple]) -> Columns:
         """Columns from rows already checked (or deliberately not, in tests)."""
@@ -199,4 +226,5 @@ class FeatureSchema:
         else:
             numbers = np.concatenate([part.numbers for part in parts])
             texts = np.concatenate([part.texts for part in parts])
-        return frame_from_blocks(self.names, numbers, self.numbers.names, texts)
+        dates = [name for name, _ in self.dates]
+        return frame_from_blocks(self.names, numbers, self.numbers.names, texts, dates)

@@ -1,25 +1,55 @@
 """Stage ingest: read data.source (a bundled dataset, or Parquet or CSV files by path,
-folder, glob or URL) into the pipeline's Parquet snapshot."""
+folder, glob or URL) into the pipeline's Parquet snapshot.
+
+Dates come out alike from any format: CSV's ISO 8601 text and Parquet's timestamps (with a
+time zone or not) become naive UTC timestamps, which derive.py turns into numbers."""
 
 import argparse
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 from ..errors import PipelineError
 from ..params import Params, load_params
 from ..pipeline.engine import Table, open_table, running
-from ..pipeline.sources import GLOB_CHARACTERS
+from ..pipeline.features import looks_like_dates, to_dates
+from ..pipeline.sources import GLOB_CHARACTERS, find_parts
 
 log = logging.getLogger(__name__)
+
+
+# Rows of the first file whose text columns decide which hold dates.
+DATE_SAMPLE_ROWS = 1000
 
 
 def ingest(params: Params) -> Table:
     """The table data.source names, in partitions, every column name a string."""
     source = params.data.source
     try:
-        return open_table(source)
+        table = open_table(source)
+        head = find_parts(source)[0].head(DATE_SAMPLE_ROWS)
     except (OSError, ValueError) as error:  # each reader raises its own kinds: unreadable
         raise PipelineError(f"cannot read data.source {source!r}: {error}") from error
+    dates = date_columns(head, params.data.target)
+    return table.map(with_dates, dates) if dates else table
+
+
+def date_columns(head: pd.DataFrame, target: str) -> list[str]:
+    """The columns to read as dates: ISO 8601 text (CSV), and timestamps with a time zone."""
+    return [
+        str(name)
+        for name, column in head.items()
+        if name != target
+        and (looks_like_dates(column) or isinstance(column.dtype, pd.DatetimeTZDtype))
+    ]
+
+
+def with_dates(frame: pd.DataFrame, number: int, dates: list[str]) -> pd.DataFrame:
+    try:
+        return frame.assign(**{name: to_dates(frame[name], name) for name in dates})
+    except PipelineError as error:
+        raise PipelineError(f"{error} (partition {number} of data.source)") from None
 
 
 def warn_if_untracked(source: str, folder: Path) -> None:

@@ -1,8 +1,10 @@
 """Stage profile: the reference for drift monitoring, published with each model version.
 
-Per feature of the training rows: quantile bins and the empirical CDF for numbers,
-category frequencies for text, and the missing rate; plus the distribution of the model's
-predictions on the test rows. `python -m <package> monitor` compares batches with it.
+Per raw input column of the training rows (the columns clients send, before derive.py):
+quantile bins and the empirical CDF for numbers, category frequencies for text, and the
+missing rate; plus the distribution of the model's predictions on the test rows. Dates are
+inputs but not profiled: a batch's dates are later than training's by nature.
+`python -m <package> monitor` compares batches with it.
 
 The bins and ECDF points come from a deterministic sample (pipeline/profiling.py says why
 its size); each partition then counts on them, and the counts are summed.
@@ -21,7 +23,7 @@ from ..params import Params, load_params
 from ..pipeline import profiling, rows
 from ..pipeline.data import features_and_target
 from ..pipeline.engine import Table, open_table, running
-from ..pipeline.features import column_kinds, model_inputs
+from ..pipeline.features import column_kinds, input_types, model_inputs
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,8 @@ def value_counts(frame: pd.DataFrame, number: int, model: Pipeline, target: str,
 
 
 def profile(model: Pipeline, train: Table, test: Table, params: Params) -> dict:
-    """Summarise the model's input columns in the training rows, and its test predictions."""
+    """Summarise the model's raw input columns in the training rows, and its test
+    predictions."""
     target = params.data.target
     sample = model_inputs(model, rows.sample(train, profiling.SAMPLE_ROWS, profiling.SAMPLE_SEED))
     kinds = column_kinds(sample)
@@ -79,6 +82,7 @@ def profile(model: Pipeline, train: Table, test: Table, params: Params) -> dict:
     return {
         "rows": sum(part["rows"] for part in parts),
         "target": target,
+        "inputs": input_types(sample),
         "features": dict(sorted(columns.items())),
         "predictions": predictions,
     }

@@ -1,7 +1,9 @@
 """Stage validate: check the data against its schema and the task, and drop unlabelled rows.
 
 Each partition is checked on its own and summarised; the summaries add up to the checks of
-the whole table, so the data never has to fit in memory at once.
+the whole table, so the data never has to fit in memory at once. The features derive.py
+makes are checked on a sample: columns no model can use fail here, before training, and
+text that looks like an identifier gets a warning.
 """
 
 import argparse
@@ -18,8 +20,9 @@ from pandas.api import types
 
 from ..errors import PipelineError
 from ..params import Params, load_params
+from ..pipeline.derivation import DERIVE_FILE, check_usable, derived
 from ..pipeline.engine import Table, open_table, running
-from ..pipeline.features import column_kinds
+from ..pipeline.features import column_kinds, prepare
 from ..pipeline.rows import sample
 from ..pipeline.schema import (
     column_stats,
@@ -33,6 +36,12 @@ from ..pipeline.schema import (
 log = logging.getLogger(__name__)
 # Rows a first run infers column types from; nullability and ranges come from every row.
 INFERENCE_ROWS = 100_000
+# Rows derive.py's features are checked on; an identifier shows in far fewer.
+DERIVED_SAMPLE_ROWS = 10_000
+# Text with more distinct values than this share of its rows (and at least IDENTIFIER_ROWS
+# rows) is likely an identifier: one-hot encoded, it only memorises rows.
+IDENTIFIER_SHARE = 0.5
+IDENTIFIER_ROWS = 20
 
 
 @dataclass
@@ -115,16 +124,39 @@ def validate(
     if total.unusable:
         listed = ", ".join(f"{name!r} ({dtype})" for name, dtype in total.unusable.items())
         raise PipelineError(
-            f"column(s) {listed} hold values the model cannot use - convert them to numbers "
-            "or text, or drop them from the data"
+            f"column(s) {listed} hold values the model cannot use - convert them to numbers, "
+            "text or ISO 8601 dates, or drop them from the data"
         )
     check_target(total, table.meta[target].dtype, target, task)
+    rows = sample(table, DERIVED_SAMPLE_ROWS, seed=0, total=total.rows + total.dropped)
+    warnings = feature_warnings(rows.drop(columns=target))
+    for warning in warnings:
+        log.warning(warning)
     report = {
         "rows": total.rows,
         "rows_dropped_missing_target": total.dropped,
         "columns": len(table.columns) - 1,
+        "warnings": warnings,
     }
     return table.map(labelled_rows, target, schema, where), report
+
+
+def feature_warnings(raw: pd.DataFrame) -> list[str]:
+    """Check the features derive.py makes of these rows (PipelineError for a column no model
+    can use); warn of text columns that look like identifiers."""
+    features = derived(prepare(raw))
+    check_usable(features)
+    warnings = []
+    for name in column_kinds(features).categorical:
+        present = features[name].dropna()
+        distinct = present.nunique()
+        if len(present) >= IDENTIFIER_ROWS and distinct > IDENTIFIER_SHARE * len(present):
+            warnings.append(
+                f"column {name!r} has {distinct} distinct values in {len(present)} rows: it "
+                f"looks like an identifier, which the model can only memorise - drop it in "
+                f"derive() in {DERIVE_FILE}"
+            )
+    return warnings
 
 
 def check_target(summary: Summary, dtype, name: str, task: str) -> None:
