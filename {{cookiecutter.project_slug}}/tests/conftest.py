@@ -2,9 +2,10 @@
 
 Most tests check the machinery (stages, registry, server, monitor) on the demo rows below,
 whose columns are `size`, `count`, `colour` and `target`: they run with a derive() that
-keeps the columns as they are, so your derive.py, written for your columns, never meets
-them. The tests marked `project_data` run your derive.py on rows shaped like your data
-(tests/project_data.py): every stage, then the model served, scored and monitored.
+keeps the columns as they are (on Dask's workers too), so your derive.py, written for your
+columns, never meets them. The tests marked `project_data` run your derive.py on rows
+shaped like your data (tests/project_data.py): every stage, then the model served, scored
+and monitored, and the tests whose server runs in a process of its own.
 """
 
 import contextlib
@@ -23,6 +24,8 @@ from {{ cookiecutter.package_name }}.pipeline.data import features_and_target
 from {{ cookiecutter.package_name }}.stages.profile import profile as profile_of
 from {{ cookiecutter.package_name }}.stages.train import train as train_model
 
+from .project_data import project_frame, project_params
+
 # The server tests' admin token and a request row for the `publish_tiny` models.
 TOKEN = "a-long-random-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,10 +33,31 @@ ROW = {"size": 10.5, "count": 2, "colour": "red"}
 
 
 @pytest.fixture(autouse=True)
-def demo_derive(request, monkeypatch) -> None:
+def demo_derive(request, monkeypatch):
     """The demo rows' derive(): the columns as they are (project_data tests run yours)."""
-    if request.node.get_closest_marker("project_data") is None:
-        monkeypatch.setattr(derivation.derive_module, "derive", lambda frame: frame)
+    if request.node.get_closest_marker("project_data") is not None:
+        yield
+        return
+    monkeypatch.setattr(derivation.derive_module, "derive", keep_columns)
+    if "dask_client" not in request.fixturenames:
+        yield
+        return
+    client = request.getfixturevalue("dask_client")
+    client.run(derive_on_worker, keep=True)
+    yield
+    client.run(derive_on_worker, keep=False)
+
+
+def keep_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
+
+
+def derive_on_worker(keep: bool) -> None:
+    """On a Dask worker: the demo rows' derive(), or the project's own back."""
+    from {{ cookiecutter.package_name }}.pipeline import derive
+
+    own = derive.__dict__.setdefault("own_derive", derive.derive)
+    derive.derive = (lambda frame: frame) if keep else own
 
 
 def make_params(
@@ -44,6 +68,7 @@ def make_params(
     test_size: float = 0.25,
     seed: int = 0,
     max_rows: int = 500_000,
+    target: str = "target",
     **train,
 ) -> Params:
     """Parameters for the tiny data, with small estimators so tests stay fast; `train`
@@ -53,7 +78,7 @@ def make_params(
     return Params.model_validate(
         {
             "task": task,
-            "data": {"source": source, "target": "target"},
+            "data": {"source": source, "target": target},
             "split": {"test_size": test_size, "seed": seed},
             "train": {
                 "estimator": estimator,
@@ -109,13 +134,26 @@ def publish_tiny(registry, frame: pd.DataFrame, **train) -> str:
     """Train on the tiny data, publish the bundle and promote it; return the version."""
     params = make_params(**train)
     model = train_model(frame, params)
-    features, _ = features_and_target(frame, "target")
+    features, _ = features_and_target(frame, params.data.target)
     table = tables.from_frame(frame)
     profile = json.dumps(profile_of(model, table, table, params)).encode()
     files, manifest = bundle.build(model, features, profile, {"metrics": {"accuracy": 0.9}})
     version = registry.publish(files, manifest, "abc1234")
     registry.promote(version)
     return version
+
+
+def publish_project(registry, **train) -> str:
+    """publish_tiny on rows like the project's, through its derive.py (project_data tests)."""
+    settings = project_params()
+    target = settings["data"]["target"]
+    return publish_tiny(registry, project_frame(), task=settings["task"], target=target, **train)
+
+
+def project_row() -> dict:
+    """A request's row for the `publish_project` models: your raw columns, as JSON."""
+    target = project_params()["data"]["target"]
+    return bundle.records(project_frame().drop(columns=target).head(1))[0]
 
 
 @pytest.fixture

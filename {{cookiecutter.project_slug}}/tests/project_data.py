@@ -2,10 +2,10 @@
 
 The task and the target come from params.yaml; the columns, their types, ranges and
 missing values from data/schema.yaml, the rules validate enforces on data.source (written
-by the first `make repro`, then committed). Before that, while data.source is a dataset
-bundled with scikit-learn, its own rows serve. No data file is read, so a clean clone runs
-these tests before `make inputs` pulls anything, and your own data, set in params.yaml,
-and the features derive.py adds need no test edit.
+by the first `make repro`, then committed), so a clean clone runs these tests before
+`make inputs` pulls any data. Before that schema exists, the rows come from data.source
+itself: the dataset bundled with scikit-learn it names, or the first rows of its file here.
+Your own data, set in params.yaml, and the features derive.py adds need no test edit.
 """
 
 from functools import cache
@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.pipeline.schema import load_schema
-from {{ cookiecutter.package_name }}.pipeline.sources import bundled
+from {{ cookiecutter.package_name }}.pipeline.sources import find_parts
+from {{ cookiecutter.package_name }}.stages.ingest import date_columns, with_dates
 
 PROJECT = Path(__file__).resolve().parent.parent
 ROWS = 80  # enough for every class in both sides of a split, few enough to stay fast
@@ -41,13 +43,20 @@ def _frame() -> pd.DataFrame:
     schema = load_schema(PROJECT / "data/schema.yaml", source)
     if schema is not None:
         return from_schema(schema, target, task)
-    if source.startswith("sklearn:"):
-        rows = bundled(source)
-        return rows.sample(n=min(ROWS, len(rows)), random_state=0).reset_index(drop=True)
-    raise RuntimeError(
-        f"data/schema.yaml does not describe data.source {source!r}, and the tests build "
-        "their rows from it: run `make repro` once (validate writes it), then commit it"
-    )
+    try:
+        rows = first_rows(source, target)
+    except PipelineError as error:
+        raise RuntimeError(
+            f"data/schema.yaml does not describe data.source {source!r} and its rows are not "
+            f"here ({error}): run `make repro` once (validate writes the schema) and commit it"
+        ) from None
+    return rows.sample(n=min(ROWS, len(rows)), random_state=0).reset_index(drop=True)
+
+
+def first_rows(source: str, target: str) -> pd.DataFrame:
+    """The first rows of data.source, dates typed as ingest types them."""
+    head = find_parts(source)[0].head(1000)
+    return with_dates(head, 0, date_columns(head, target))
 
 
 def from_schema(schema, target: str, task: str) -> pd.DataFrame:

@@ -2,27 +2,26 @@
 first, production left alone, then the same version promoted."""
 
 import logging
-import math
 from pathlib import Path
 
 import pytest
 
 from {{ cookiecutter.package_name }}.deploy import release
 from {{ cookiecutter.package_name }}.deploy.registry import Registry, RegistryError
-from {{ cookiecutter.package_name }}.params import load_params
 
-from .test_pipeline import pipeline  # noqa: F401 - the pipeline's products, made once
+from .test_pipeline import (
+    lenient_params,
+    pipeline,  # noqa: F401 - the pipeline's products, made once
+)
+
+pytestmark = pytest.mark.project_data
 
 
 @pytest.fixture
 def deploying(pipeline: Path, tmp_path: Path, monkeypatch) -> Registry:  # noqa: F811
     """In the pipeline's folder, with a registry of its own and a gate any model passes."""
     monkeypatch.chdir(pipeline)
-    params = load_params()
-    lowest = math.inf if params.deploy.metric in release.LOWER_IS_BETTER else -math.inf
-    lenient = params.model_copy(
-        update={"deploy": params.deploy.model_copy(update={"threshold": lowest})}
-    )
+    lenient = lenient_params()
     monkeypatch.setattr(release, "load_params", lambda: lenient)
     monkeypatch.setenv("MODEL_REGISTRY", str(tmp_path / "registry"))
     monkeypatch.delenv("DEPLOY_ENV", raising=False)

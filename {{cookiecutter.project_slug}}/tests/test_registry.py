@@ -58,10 +58,9 @@ def test_crash_mid_publish_leaves_current_valid(registry, mixed_frame, monkeypat
             raise OSError("simulated crash")
         return real_pipe(path, data, **kwargs)
 
-    monkeypatch.setattr(registry.fs, "pipe_file", crash_on_manifest)
-    with pytest.raises(OSError, match="simulated crash"):
+    with monkeypatch.context() as patch, pytest.raises(OSError, match="simulated crash"):
+        patch.setattr(registry.fs, "pipe_file", crash_on_manifest)
         publish_tiny(registry, mixed_frame)
-    monkeypatch.undo()
     assert registry.versions() == [good]
     assert registry.current() == good
     assert publish_tiny(registry, mixed_frame).startswith("0003-"), "numbers are never reused"
@@ -69,10 +68,9 @@ def test_crash_mid_publish_leaves_current_valid(registry, mixed_frame, monkeypat
 
 def test_crash_mid_promote_leaves_current_valid(registry, mixed_frame, monkeypatch) -> None:
     good = publish_tiny(registry, mixed_frame)
-    monkeypatch.setattr(Path, "replace", lambda *args: (_ for _ in ()).throw(OSError("crash")))
-    with pytest.raises(OSError):
+    with monkeypatch.context() as patch, pytest.raises(OSError):
+        patch.setattr(Path, "replace", lambda *args: (_ for _ in ()).throw(OSError("crash")))
         publish_tiny(registry, mixed_frame)
-    monkeypatch.undo()
     assert registry.current() == good
     assert load(registry, good).version == good
 

@@ -1,10 +1,12 @@
-"""A server follows one environment (DEPLOY_ENV), and `smoke` checks a real one."""
+"""A server follows one environment (DEPLOY_ENV), and `smoke` checks a real one.
+
+`smoke` starts the server in a process of its own, with your derive.py: the models here are
+trained on rows shaped like your data (project_data)."""
 
 import socket
 import threading
 import time
 
-import pandas as pd
 import pytest
 import uvicorn
 
@@ -15,7 +17,9 @@ from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.holder import ModelHolder
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
-from .conftest import make_params, publish_tiny
+from .conftest import make_params, publish_project
+
+pytestmark = pytest.mark.project_data
 
 
 def test_deploy_env_is_a_setting(monkeypatch) -> None:
@@ -30,10 +34,10 @@ def test_deploy_env_is_a_setting(monkeypatch) -> None:
 
 
 @pytest.fixture
-def environments(registry: Registry, mixed_frame: pd.DataFrame, monkeypatch) -> tuple[str, str]:
+def environments(registry: Registry, monkeypatch) -> tuple[str, str]:
     """Production serves a first version, staging a second; the commands use this registry."""
-    first = publish_tiny(registry, mixed_frame)
-    second = publish_tiny(registry, mixed_frame, n_estimators=5)
+    first = publish_project(registry)
+    second = publish_project(registry, n_estimators=5)
     registry.rollback()
     registry.promote(second, env="staging")
     monkeypatch.setenv("MODEL_REGISTRY", registry.location.rsplit("/", 1)[0])

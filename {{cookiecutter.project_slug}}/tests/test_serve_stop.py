@@ -1,4 +1,7 @@
-"""The real server process: several workers, and a SIGTERM that lets requests finish."""
+"""The real server process: several workers, and a SIGTERM that lets requests finish.
+
+The server runs in processes of its own, with your derive.py: its model is trained on rows
+shaped like your data (project_data)."""
 
 import http.client
 import os
@@ -17,7 +20,9 @@ from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.serve.main import METRICS_DIR, metrics_folder
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
-from .conftest import ROW, publish_tiny
+from .conftest import project_row, publish_project
+
+pytestmark = pytest.mark.project_data
 
 DRAIN_SECONDS = 15
 
@@ -50,9 +55,9 @@ def serving_pids(port: int) -> set[str]:
 
 
 @pytest.fixture
-def start_server(registry: Registry, mixed_frame, tmp_path):
+def start_server(registry: Registry, tmp_path):
     """Start `python -m <package> serve` with so many workers; wait until each serves."""
-    publish_tiny(registry, mixed_frame)
+    publish_project(registry)
     processes = []
 
     def start(workers: int) -> tuple[subprocess.Popen, int]:
@@ -94,7 +99,7 @@ def start_server(registry: Registry, mixed_frame, tmp_path):
 def stop_with_requests_in_flight(process: subprocess.Popen, port: int) -> None:
     """Requests whose bodies are still arriving when SIGTERM comes all get 200; the server
     then exits 0, well within SERVE_DRAIN_TIMEOUT."""
-    body = orjson.dumps({"records": [ROW]})
+    body = orjson.dumps({"records": [project_row()]})
     head = (
         b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n" % len(body)
@@ -146,7 +151,7 @@ def test_two_workers_share_their_metrics_and_drain_on_sigterm(start_server) -> N
     """Each worker serves the model; any scrape sums both workers' counters (the total
     matches what the clients sent, on new connections each time); SIGTERM drains both."""
     process, port = start_server(2)  # waits until /metrics shows two workers serving
-    body = orjson.dumps({"records": [ROW]})
+    body = orjson.dumps({"records": [project_row()]})
     for _ in range(20):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         connection.request("POST", "/predict", body, {"Content-Type": "application/json"})

@@ -5,6 +5,7 @@ features too, does without scikit-learn's import.
 """
 
 import hashlib
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,10 @@ from .features import column_kinds, prepare
 DERIVE_FILE = f"src/{__package__.replace('.', '/')}/derive.py"
 
 
+@cache
 def code_hash() -> str:
-    """The first 12 hex digits of derive.py's sha256 (line endings as git stores them)."""
+    """The first 12 hex digits of derive.py's sha256 (line endings as git stores them), as
+    this process first read it: a file edited since is not the code that runs here."""
     source = Path(derive_module.__file__).read_bytes().replace(b"\r\n", b"\n")
     return hashlib.sha256(source).hexdigest()[:12]
 

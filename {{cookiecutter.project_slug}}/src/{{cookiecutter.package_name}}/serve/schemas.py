@@ -7,7 +7,9 @@ Value = float | str | None
 
 class PredictRequest(BaseModel):
     records: list[dict[str, Value]] = Field(
-        min_length=1, description="rows as {column: value}; every training column, no others"
+        min_length=1,
+        description="rows as {column: value}: every raw column the model takes (GET /model "
+        "lists them), no others; dates as ISO 8601 text",
     )
 
 
