@@ -166,6 +166,17 @@ def test_params(project: Path, case: str) -> None:
     assert params["data"] == {"source": expected, "target": "target"}
     assert params["train"]["estimator"] == "random_forest"
     assert {"split", "train", "evaluate"} <= params.keys()
+    # Each estimator's keyword arguments in a section of its own: switching is one -S.
+    estimators = {"random_forest", "gradient_boosting", "linear"}
+    assert params["train"].keys() == {"estimator", "seed", "max_rows", *estimators}
+    assert params["train"]["linear"] == ({"C": 1.0} if task == "classification" else {"alpha": 1.0})
+    # DVC's `-S '~key'` writes an emptied section whose name carries a comment, beside it
+    # or on the next line, as a params.yaml it cannot read: keep the sections bare.
+    lines = (project / "params.yaml").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if line.strip().removesuffix(":") in estimators:
+            assert line.rstrip().endswith(":"), line
+            assert not lines[number + 1].lstrip().startswith("#"), lines[number + 1]
 
 
 def test_pipeline_declares_code_inputs_params_outputs(project: Path, case: str) -> None:
