@@ -521,7 +521,8 @@ HOSTILE_VALUES = {
 
 @pytest.mark.parametrize(("given", "expected"), HOSTILE_VALUES.values(), ids=HOSTILE_VALUES)
 def test_make_variables_reach_commands_as_data(bakery, tmp_path, given, expected) -> None:
-    """BASE, DATA, NEWEST, HOST and PORT arrive as one argument each; nothing in them runs."""
+    """BASE, HEAD, DATA, NEWEST, HOST and PORT arrive as one argument each; nothing in them
+    runs."""
     project = bakery()
     for name in ("Makefile", "serve.mk"):
         (tmp_path / name).write_text((project / name).read_text())
@@ -532,7 +533,10 @@ def test_make_variables_reach_commands_as_data(bakery, tmp_path, given, expected
         (tmp_path / "fake/bin" / name).chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
     runs = {
-        "compare": ([f"BASE={given}"], ["arg:--base", f"arg:{expected}"]),
+        "compare": (
+            [f"BASE={given}", f"HEAD={given}"],
+            ["arg:--base", f"arg:{expected}", "arg:--head", f"arg:{expected}"],
+        ),
         "monitor": ([f"DATA={given}"], ["arg:monitor", f"arg:{expected}"]),
         "drift-check": (
             [f"BASE={given}", f"NEWEST={given}"],
