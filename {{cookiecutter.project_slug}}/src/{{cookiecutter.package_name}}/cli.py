@@ -23,6 +23,7 @@ COMMANDS = {
     "models": ("deploy.release:models_main", "list the versions and who serves them"),
     "smoke": ("deploy.smoke:main", "check a server: ready, DEPLOY_ENV's version, a prediction"),
     "deploy-check": ("deploy.check:main", "deploy to a throwaway registry and check it serves"),
+    "experiments": ("experiments:main", "list experiments: metrics and the params each changed"),
     "compare": ("compare:main", "report metrics, params and plots of two revisions or experiments"),
     "monitor": ("monitoring.monitor:main", "check a batch for drift: exit 0, 1 drift, 2 unusable"),
     "predict": ("scoring:main", "score DATA with DEPLOY_ENV's version into Parquet parts at --out"),
