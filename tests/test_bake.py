@@ -1,5 +1,6 @@
 """Fast tier: every option value bakes a valid, lint-clean project with the right files."""
 
+import itertools
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import ruamel.yaml  # pre-commit-hooks' YAML parser (check-jsonschema brings it 
 import yaml
 
 from .conftest import HIDDEN, OPTIONS, TEMPLATE, bake
+from .test_experiments import readme_commands
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -177,6 +179,25 @@ def test_params(project: Path, case: str) -> None:
         if line.strip().removesuffix(":") in estimators:
             assert line.rstrip().endswith(":"), line
             assert not lines[number + 1].lstrip().startswith("#"), lines[number + 1]
+
+
+def test_readme_experiments_set_keys_params_yaml_has(project: Path) -> None:
+    """`-S key=value` and `~key` name keys params.yaml has; `+key=value` one it lacks."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    lines = [line for block in readme_commands(project) for line in block]
+    overrides = [
+        value
+        for line in lines
+        for option, value in itertools.pairwise(shlex.split(line, comments=True))
+        if option == "-S"
+    ]
+    assert len(overrides) >= 5, lines
+    for override in overrides:
+        key = override.lstrip("+~").split("=")[0]
+        found = params
+        for part in key.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        assert (found is None) == override.startswith("+"), override
 
 
 def test_pipeline_declares_code_inputs_params_outputs(project: Path, case: str) -> None:
