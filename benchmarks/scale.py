@@ -248,7 +248,7 @@ def set_params(root: Path, source: Path, args: argparse.Namespace, max_rows: int
     params["data"] = {"source": str(source), "target": scale_data.TARGET}
     params["train"]["estimator"] = "random_forest"
     params["train"]["max_rows"] = max_rows
-    params["train"]["params"] = {"n_estimators": args.trees, "min_samples_leaf": 20}
+    params["train"]["random_forest"] = {"n_estimators": args.trees, "min_samples_leaf": 20}
     if args.smoke:
         params["deploy"]["threshold"] = 0.5
     path.write_text(yaml.safe_dump(params, sort_keys=False))

@@ -27,7 +27,7 @@ import yaml
 from bare_pipeline import plan, run
 from sklearn.datasets import load_breast_cancer
 
-# name: (train.estimator, train.params, train.seed of each published version)
+# name: (train.estimator, its section train.<estimator>, train.seed of each published version)
 MODELS = {
     "logreg": ("linear", {}, (42,)),
     "forest": ("random_forest", {"n_estimators": 200}, (42, 43, 44)),
@@ -57,7 +57,7 @@ def main(package: str, out: Path, names: list[str]) -> None:
                 # Every version passes the gate, so each seed publishes one.
                 "deploy": {**params["deploy"], "model_name": name, "tolerance": 1.0},
             }
-            chosen["train"]["params"] = settings
+            chosen["train"][estimator] = settings
             (work / "params.yaml").write_text(yaml.safe_dump(chosen, sort_keys=False))
             run(stages, package, work)
             os.chdir(work)

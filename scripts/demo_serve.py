@@ -91,9 +91,9 @@ def main(project: Path) -> None:
 
         params_path = project / "params.yaml"
         params = yaml.safe_load(params_path.read_text())
-        params["train"]["params"]["n_estimators"] = 300
+        params["train"]["random_forest"]["n_estimators"] = 300
         params_path.write_text(yaml.safe_dump(params, sort_keys=False))
-        print("\nA second model: train.params.n_estimators 200 -> 300", flush=True)
+        print("\nA second model: train.random_forest.n_estimators 200 -> 300", flush=True)
         make(project, "repro")
         if make(project, "deploy").returncode != 0:
             print("the gate refused the second model: the first keeps serving", flush=True)

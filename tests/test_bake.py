@@ -1,5 +1,6 @@
 """Fast tier: every option value bakes a valid, lint-clean project with the right files."""
 
+import itertools
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import ruamel.yaml  # pre-commit-hooks' YAML parser (check-jsonschema brings it 
 import yaml
 
 from .conftest import HIDDEN, OPTIONS, TEMPLATE, bake
+from .test_experiments import readme_commands
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -166,6 +168,36 @@ def test_params(project: Path, case: str) -> None:
     assert params["data"] == {"source": expected, "target": "target"}
     assert params["train"]["estimator"] == "random_forest"
     assert {"split", "train", "evaluate"} <= params.keys()
+    # Each estimator's keyword arguments in a section of its own: switching is one -S.
+    estimators = {"random_forest", "gradient_boosting", "linear"}
+    assert params["train"].keys() == {"estimator", "seed", "max_rows", *estimators}
+    assert params["train"]["linear"] == ({"C": 1.0} if task == "classification" else {"alpha": 1.0})
+    # DVC's `-S '~key'` writes an emptied section whose name carries a comment, beside it
+    # or on the next line, as a params.yaml it cannot read: keep the sections bare.
+    lines = (project / "params.yaml").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if line.strip().removesuffix(":") in estimators:
+            assert line.rstrip().endswith(":"), line
+            assert not lines[number + 1].lstrip().startswith("#"), lines[number + 1]
+
+
+def test_readme_experiments_set_keys_params_yaml_has(project: Path) -> None:
+    """`-S key=value` and `~key` name keys params.yaml has; `+key=value` one it lacks."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    lines = [line for block in readme_commands(project) for line in block]
+    overrides = [
+        value
+        for line in lines
+        for option, value in itertools.pairwise(shlex.split(line, comments=True))
+        if option == "-S"
+    ]
+    assert len(overrides) >= 5, lines
+    for override in overrides:
+        key = override.lstrip("+~").split("=")[0]
+        found = params
+        for part in key.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        assert (found is None) == override.startswith("+"), override
 
 
 def test_pipeline_declares_code_inputs_params_outputs(project: Path, case: str) -> None:
@@ -510,7 +542,8 @@ HOSTILE_VALUES = {
 
 @pytest.mark.parametrize(("given", "expected"), HOSTILE_VALUES.values(), ids=HOSTILE_VALUES)
 def test_make_variables_reach_commands_as_data(bakery, tmp_path, given, expected) -> None:
-    """BASE, DATA, NEWEST, HOST and PORT arrive as one argument each; nothing in them runs."""
+    """BASE, HEAD, DATA, NEWEST, HOST and PORT arrive as one argument each; nothing in them
+    runs."""
     project = bakery()
     for name in ("Makefile", "serve.mk"):
         (tmp_path / name).write_text((project / name).read_text())
@@ -521,7 +554,10 @@ def test_make_variables_reach_commands_as_data(bakery, tmp_path, given, expected
         (tmp_path / "fake/bin" / name).chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
     runs = {
-        "compare": ([f"BASE={given}"], ["arg:--base", f"arg:{expected}"]),
+        "compare": (
+            [f"BASE={given}", f"HEAD={given}"],
+            ["arg:--base", f"arg:{expected}", "arg:--head", f"arg:{expected}"],
+        ),
         "monitor": ([f"DATA={given}"], ["arg:monitor", f"arg:{expected}"]),
         "drift-check": (
             [f"BASE={given}", f"NEWEST={given}"],

@@ -367,7 +367,7 @@ def with_reviewed_change(project: Path) -> Path:
 
 def assert_report(text: str, base: str) -> None:
     assert f"compared with `{base}`" in text
-    assert re.search(r"train\.params\.n_estimators\s*\|\s*200\s*\|\s*50", text), text
+    assert re.search(r"train\.random_forest\.n_estimators\s*\|\s*200\s*\|\s*50", text), text
     assert re.search(r"roc_auc\s*\|\s*0\.\d+\s*\|\s*0\.\d+\s*\|\s*-?0\.\d+", text), text
 
 

@@ -55,7 +55,7 @@ def fingerprint(root: Path) -> dict[str, bytes]:
 def test_staging_then_production(tmp_path: Path) -> None:
     root = bake(tmp_path)
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["train"]["params"]["n_estimators"] = 20  # quicker to train, still over the gate
+    params["train"]["random_forest"]["n_estimators"] = 20  # quicker to train, still over the gate
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("make install && make repro && make deploy DEPLOY_ENV=staging", root)
     [model] = (root / "registry").iterdir()

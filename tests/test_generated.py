@@ -193,7 +193,7 @@ def test_clean_clone_reproduces_the_lock_and_fails_ci_when_it_is_stale(
 
     train = next(clone.glob("src/*/stages/train.py"))
     # A change to the training code that changes the model (here, its seed).
-    changed = train.read_text().replace("settings.params, settings.seed)", "settings.params, 7)")
+    changed = train.read_text().replace("chosen, settings.seed)", "chosen, 7)")
     assert changed != train.read_text()
     train.write_text(changed)
     run("git commit -qam 'Change train without make repro'", clone)
@@ -207,7 +207,7 @@ def test_clean_clone_reproduces_the_lock_and_fails_ci_when_it_is_stale(
     assert ran_stages(result.stdout) == {"train", "evaluate", "profile"}, result.stdout
 
     params = yaml.safe_load((clone / "params.yaml").read_text())
-    params["train"]["params"]["n_estimators"] = 50
+    params["train"]["random_forest"]["n_estimators"] = 50
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     output = dvc("repro", clone)
     assert ran_stages(output) == {"train", "evaluate", "profile"}, output

@@ -75,7 +75,7 @@ def test_two_workers_follow_each_promotion_without_a_failed_request(tmp_path) ->
     root = bake(tmp_path)
     params_path = root / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
-    params["train"]["params"]["n_estimators"] = 20  # quick to load: swaps well within a poll
+    params["train"]["random_forest"]["n_estimators"] = 20  # quick to load: swaps well within a poll
     params["deploy"]["tolerance"] = 0.1  # the changed params below may cost a little AUC
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     run("make install && make repro && make deploy", root)
@@ -111,7 +111,7 @@ def test_two_workers_follow_each_promotion_without_a_failed_request(tmp_path) ->
         with Load(port, row) as load:
             promoted(load)
             for leaf in (2, 3):  # two deploys of changed params
-                params["train"]["params"]["min_samples_leaf"] = leaf
+                params["train"]["random_forest"]["min_samples_leaf"] = leaf
                 params_path.write_text(yaml.safe_dump(params, sort_keys=False))
                 run("make repro && make deploy", root)
                 promoted(load)

@@ -83,7 +83,7 @@ def make_params(
             "train": {
                 "estimator": estimator,
                 "seed": 0,
-                "params": {**settings, **train},
+                estimator: {**settings, **train},
                 "max_rows": max_rows,
             },
             "evaluate": {"importance_repeats": 2, "importance_max_rows": 50},

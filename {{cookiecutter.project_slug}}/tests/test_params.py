@@ -31,10 +31,30 @@ def test_misspelled_key_is_named(tmp_path: Path) -> None:
 
 
 def test_unknown_estimator_is_named(tmp_path: Path) -> None:
-    """An estimator outside the supported set fails naming train.estimator."""
+    """An estimator outside the supported set fails naming train.estimator and the valid ones."""
     text = Path("params.yaml").read_text().replace("estimator: random_forest", "estimator: svm")
     (tmp_path / "params.yaml").write_text(text)
-    with pytest.raises(PipelineError, match=r"train\.estimator"):
+    with pytest.raises(PipelineError, match=r"train\.estimator.*'random_forest'.*'linear'"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_the_chosen_estimator_reads_its_own_section(tmp_path: Path) -> None:
+    """Switching estimator is one change: each keeps its keyword arguments in its section."""
+    assert load_params("params.yaml").train.estimator_params["n_estimators"] == 200
+    text = Path("params.yaml").read_text()
+    switched = text.replace("estimator: random_forest", "estimator: gradient_boosting")
+    (tmp_path / "params.yaml").write_text(switched)
+    assert load_params(tmp_path / "params.yaml").train.estimator_params == {
+        "learning_rate": 0.1,
+        "max_iter": 100,
+    }
+
+
+def test_shared_estimator_params_are_refused(tmp_path: Path) -> None:
+    """The former train.params section fails saying where its keys go now."""
+    text = Path("params.yaml").read_text().replace("  random_forest:", "  params:")
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(PipelineError, match=r"move its keys to train\.<estimator>"):
         load_params(tmp_path / "params.yaml")
 
 

@@ -31,7 +31,7 @@ def test_regressors_fit_mixed_data(regression_frame: pd.DataFrame, estimator: st
 
 
 def test_unknown_estimator_param_is_named(mixed_frame: pd.DataFrame) -> None:
-    with pytest.raises(PipelineError, match=r"train.params.*n_trees"):
+    with pytest.raises(PipelineError, match=r"train\.random_forest holds.*n_trees"):
         train(mixed_frame, make_params(n_trees=5))
 
 

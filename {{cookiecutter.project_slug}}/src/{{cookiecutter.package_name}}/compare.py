@@ -1,8 +1,15 @@
-"""Compare the workspace with a git revision: metrics, params and plots, for review."""
+"""Compare two versions of the results, for review: metrics, params and plots.
+
+Either side is a git revision (branch, tag, commit) or a DVC experiment's name; the head
+side is the workspace unless named.
+"""
 
 import argparse
 import subprocess
 from pathlib import Path
+
+from dvc.repo import Repo
+from dvc.scm import RevError, resolve_rev
 
 from .errors import PipelineError
 
@@ -15,15 +22,17 @@ def dvc(*args: str) -> str:
     return result.stdout.strip()
 
 
-def check_revision(base: str) -> None:
-    found = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", base + "^{commit}"], capture_output=True
-    )
-    if found.returncode != 0:
-        raise PipelineError(
-            f"git revision {base!r} was not found - fetch it (`git fetch origin <branch>`) "
-            "or pass another one with BASE=<revision>"
-        )
+def check_revision(revision: str, variable: str = "BASE") -> None:
+    """Fail naming the revision unless git or DVC's experiments know it (as DVC resolves it)."""
+    with Repo() as repo:
+        try:
+            resolve_rev(repo.scm, revision)
+        except RevError as error:
+            raise PipelineError(
+                f"{revision!r} is neither a git revision nor an experiment here - fetch it "
+                "(`git fetch origin <branch>`), see the experiments with `make experiments`, "
+                f"or pass another one with {variable}=<revision or experiment>"
+            ) from error
 
 
 def table_or(text: str, empty: str) -> str:
@@ -31,25 +40,32 @@ def table_or(text: str, empty: str) -> str:
     return text if len(text.splitlines()) > 2 else empty
 
 
-def report(base: str) -> str:
+def report(base: str, head: str | None = None) -> str:
     """Markdown: every metric beside its value at `base`, and the params that changed."""
-    metrics = table_or(dvc("metrics", "diff", "--all", "--md", base), "No metrics to compare.")
-    params = table_or(dvc("params", "diff", "--md", base), "No parameter changed.")
+    revisions = [base] if head is None else [base, head]
+    metrics = dvc("metrics", "diff", "--all", "--md", *revisions)
+    params = dvc("params", "diff", "--md", *revisions)
+    subject = "this change" if head is None else f"`{head}`"
     return (
-        f"## Model report: this change compared with `{base}`\n\n"
-        f"### Metrics\n\n{metrics}\n\n### Parameters\n\n{params}\n"
+        f"## Model report: {subject} compared with `{base}`\n\n"
+        f"### Metrics\n\n{table_or(metrics, 'No metrics to compare.')}\n\n"
+        f"### Parameters\n\n{table_or(params, 'No parameter changed.')}\n"
     )
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="compare", description=__doc__)
-    parser.add_argument("--base", required=True, help="git revision to compare with")
+    parser.add_argument("--base", required=True, help="git revision or experiment to compare with")
+    parser.add_argument("--head", help="git revision or experiment to compare (the workspace)")
     parser.add_argument("--out", type=Path, required=True, help="Markdown report to write")
     parser.add_argument("--plots", type=Path, required=True, help="folder for the plots' HTML")
     args = parser.parse_args(argv)
     check_revision(args.base)
-    text = report(args.base)
-    dvc("plots", "diff", args.base, "--out", str(args.plots))
+    if args.head is not None:
+        check_revision(args.head, "HEAD")
+    text = report(args.base, args.head)
+    revisions = [args.base] if args.head is None else [args.base, args.head]
+    dvc("plots", "diff", *revisions, "--out", str(args.plots))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out} and {args.plots / 'index.html'}")

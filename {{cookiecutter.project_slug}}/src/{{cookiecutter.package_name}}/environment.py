@@ -18,7 +18,12 @@ def ensure(root: Path) -> None:
     except importlib.metadata.PackageNotFoundError:
         pass
     scripts = "Scripts" if os.name == "nt" else "bin"
-    python = root / ".venv" / scripts / ("python.exe" if os.name == "nt" else "python")
+    executable = "python.exe" if os.name == "nt" else "python"
+    # An experiment run with --temp or --queue works in a copy of the project under
+    # .dvc/tmp/exps, which has no .venv: DVC names the project itself in DVC_ROOT.
+    projects = [root, Path(os.environ.get("DVC_ROOT", root))]
+    pythons = [project / ".venv" / scripts / executable for project in projects]
+    python = next((python for python in pythons if python.exists()), pythons[0])
     if python.exists() and not os.environ.get(RESTARTED):
         os.environ[RESTARTED] = "1"
         os.execv(python, [str(python), *sys.argv])

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import stages
 from .errors import PipelineError
@@ -34,8 +34,27 @@ class SplitParams(Section):
 class TrainParams(Section):
     estimator: Estimator
     seed: int
-    params: dict[str, Any] = Field(default_factory=dict)
     max_rows: int = Field(default=500_000, ge=1)  # larger data: a deterministic sample
+    # Each estimator keeps its own keyword arguments, so switching is one change of
+    # `estimator` and each keeps its settings while another is tried.
+    random_forest: dict[str, Any] = Field(default_factory=dict)
+    gradient_boosting: dict[str, Any] = Field(default_factory=dict)
+    linear: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_shared_params(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "params" in data:
+            raise ValueError(
+                "train.params is now one section per estimator - move its keys to "
+                "train.<estimator> (train.random_forest, train.gradient_boosting, train.linear)"
+            )
+        return data
+
+    @property
+    def estimator_params(self) -> dict[str, Any]:
+        """The chosen estimator's keyword arguments: its section, train.<estimator>."""
+        return dict(getattr(self, self.estimator))
 
 
 class EvaluateParams(Section):

@@ -51,7 +51,7 @@ def make_estimator(task: str, name: str, params: dict[str, Any], seed: int):
     except TypeError as error:
         valid = ", ".join(sorted(cls().get_params()))
         raise PipelineError(
-            f"train.params holds a key {cls.__name__} does not take ({error}) - valid: {valid}"
+            f"train.{name} holds a key {cls.__name__} does not take ({error}) - valid: {valid}"
         ) from error
 
 

@@ -31,7 +31,8 @@ def train(frame: pd.DataFrame, params: Params) -> Pipeline:
     """Fit preprocessing and estimator together, so serving repeats exactly the same steps."""
     features, target = features_and_target(frame, params.data.target)
     settings = params.train
-    model = build_model(features, params.task, settings.estimator, settings.params, settings.seed)
+    chosen = settings.estimator_params
+    model = build_model(features, params.task, settings.estimator, chosen, settings.seed)
     # Every core (on Dask: every worker, through joblib's dask backend) for the estimator's
     # own parallel work: a forest seeds its trees up front, so any number of them grows the
     # same trees. n_jobs is set back before the model is saved, so its bytes do not depend
@@ -44,7 +45,8 @@ def train(frame: pd.DataFrame, params: Params) -> Pipeline:
         return model.fit(features, target)
     except ValueError as error:
         raise PipelineError(
-            f"training {settings.estimator} failed: {error} - check train.params in params.yaml"
+            f"training {settings.estimator} failed: {error} - check train.{settings.estimator} "
+            "in params.yaml"
         ) from error
     finally:
         if unset:
