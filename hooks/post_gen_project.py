@@ -7,6 +7,7 @@ since a git repository or an answers file there would be diffed into the project
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -219,6 +220,34 @@ def git_init(author: str, email: str) -> None:
             return
 
 
+def project_path() -> str:
+    """The baked project as the user can `cd` to it, quoted for a shell: relative to where
+    cookiecutter was started (the shell's PWD) when it lies below it, else absolute."""
+    here = Path.cwd().resolve()  # hooks run in the new project
+    start = Path(os.environ.get("PWD", "/")).resolve()
+    return shlex.quote(str(here.relative_to(start) if start in here.parents else here))
+
+
+def next_steps(answers: dict) -> str:
+    """What to run after the bake; the remote and CI lines only where they need setup."""
+    lines = [
+        "",
+        "Next steps:",
+        f"  cd {project_path()}",
+        "  make install   # .venv from uv.lock",
+        "  make ci        # lint, tests, the DVC pipeline, the dvc.lock check, a deploy check",
+    ]
+    if answers["dvc_remote"] not in ("local", "none"):
+        lines.append(
+            f"DVC remote {answers['dvc_remote_url']}: give DVC its credentials before "
+            "`make push` (README.md: Storage)."
+        )
+    if answers["ci_provider"] != "none":
+        lines.append("CI: README.md's CI/CD section lists the secrets and variables to set.")
+    lines.append("README.md explains the rest, from bringing your own data to deploying.")
+    return "\n".join(lines)
+
+
 def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     remove_ci(answers["ci_provider"])
@@ -230,6 +259,7 @@ def main() -> int:
         return 0
     write_answers(answers)
     git_init(answers["author_name"], answers["author_email"])
+    print(next_steps(answers))
     return 0
 
 

@@ -37,6 +37,18 @@ def predict(port: int, row: dict) -> dict:
         return json.loads(response.read())
 
 
+def readable(answer):
+    """A server's answer as printed: floats to 12 significant digits, which drops binary
+    noise (21.246999999999993 shows as 21.247)."""
+    if isinstance(answer, float):
+        return float(f"{answer:.12g}")
+    if isinstance(answer, list):
+        return [readable(value) for value in answer]
+    if isinstance(answer, dict):
+        return {key: readable(value) for key, value in answer.items()}
+    return answer
+
+
 def stop(server: subprocess.Popen) -> int:
     """SIGTERM to the server itself, the first python under make (make -> sh -> python): it
     answers what is in flight and exits 0, so make ends without an error. (Signalling make's
@@ -87,7 +99,7 @@ def main(project: Path) -> None:
                 time.sleep(0.2)
         else:
             sys.exit("the server did not answer")
-        print(f"\nlive prediction: {first}", flush=True)
+        print(f"\nlive prediction: {readable(first)}", flush=True)
 
         params_path = project / "params.yaml"
         params = yaml.safe_load(params_path.read_text())
@@ -103,7 +115,7 @@ def main(project: Path) -> None:
                 break
             time.sleep(0.2)
         versions = f"{first['model_version']} -> {answer['model_version']}"
-        print(f"\nswapped while serving: {versions}: {answer}")
+        print(f"\nswapped while serving: {versions}: {readable(answer)}")
         make(project, "models")
         drift_act(project, port, row, answer["model_version"])
     finally:

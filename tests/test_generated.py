@@ -119,6 +119,13 @@ def test_make_ci_ran_the_file_checks_ruff_mypy_and_coverage(project_ci) -> None:
     assert float(total[1]) == threshold and float(total[2]) >= threshold
 
 
+def test_make_ci_tests_show_no_warnings(project_ci) -> None:
+    """pyproject.toml filters the libraries' deprecations by message and the code gives no
+    estimator an n_jobs it ignores: a warning in the tests' output is news."""
+    output = project_ci[1]
+    assert "warnings summary" not in output, output[output.find("warnings summary") :][:3000]
+
+
 def test_conflict_markers_and_rejected_update_hunks_fail_make_lint(project: Path) -> None:
     """A committed conflict marker and an untracked .rej file (what `make update` leaves)
     each fail their hook, so make lint; gone, the hooks pass again."""
@@ -219,7 +226,8 @@ def test_regression_project_passes_ci(tmp_path: Path) -> None:
     run("make install", root)
     assert installed_extras(root) == {"serve", "gs"}
     # Every test runs; coverage (a sixth of make ci's CPU) is checked on the default bake.
-    run("make ci", root, env={"PYTEST_ADDOPTS": "--no-cov"})
+    result = run("make ci", root, env={"PYTEST_ADDOPTS": "--no-cov"})
+    assert "warnings summary" not in result.stdout, result.stdout[-3000:]
     metrics = json.loads((root / "reports/metrics.json").read_text())
     assert metrics["r2"] > 0.2  # deploy.threshold: ~90 test rows make R2 vary with the split
     assert set(metrics) == {"rmse", "mae", "r2"}

@@ -285,7 +285,7 @@ def test_a_template_outside_git_records_no_commit_and_says_so(tmp_path) -> None:
     assert "is not a git repository - `make update` needs" in note
 
 
-def test_hooks_run_by_cruft_render_only(tmp_path) -> None:
+def test_hooks_run_by_cruft_render_only(tmp_path, capfd) -> None:
     """cruft regenerates the project with `_commit` in the context and no `_repo_dir` (as
     below, from its cruft/_commands/utils): no git repository or answers file may appear
     there, since cruft diffs that output into the project."""
@@ -296,6 +296,7 @@ def test_hooks_run_by_cruft_render_only(tmp_path) -> None:
     assert (project / "pyproject.toml").exists() and (project / "LICENSE").exists()
     assert not (project / ".git").exists()
     assert not (project / ".cruft.json").exists()
+    assert "Next steps" not in capfd.readouterr().out, "cruft's renders are no bake"
 
 
 @pytest.mark.parametrize(
@@ -317,3 +318,41 @@ def test_cruft_json_never_records_credentials_of_the_template_url(given, recorde
     """.cruft.json is committed and CI logs print the template's URL."""
     origin, _ = post_gen.template_origin({"_template": given}, Path("/nonexistent"))
     assert origin["template"] == recorded
+
+
+def bake_output(cwd: Path, *args: str) -> str:
+    """What `cookiecutter --no-input <template> <args>` prints, started from cwd by a shell."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", str(TEMPLATE), *args],
+        cwd=cwd,
+        env={**os.environ, "PWD": str(cwd)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_bake_ends_with_the_next_steps(tmp_path: Path) -> None:
+    """The last lines say where to go and what to run, and point at the README."""
+    steps = bake_output(tmp_path, "-o", "out").split("Next steps:\n")[-1].splitlines()
+    assert steps[:3] == [
+        "  cd out/my-ml-project",
+        "  make install   # .venv from uv.lock",
+        "  make ci        # lint, tests, the DVC pipeline, the dvc.lock check, a deploy check",
+    ]
+    assert "CI/CD" in steps[3] and "README.md" in steps[-1]
+    assert not any("credentials" in line for line in steps), "a local remote needs none"
+
+
+def test_the_next_steps_name_a_cloud_remote_and_skip_ci_without_one(tmp_path: Path) -> None:
+    steps = bake_output(tmp_path, "dvc_remote=gs", "ci_provider=none").split("Next steps:")[-1]
+    assert "  cd my-ml-project\n" in steps
+    assert "DVC remote gs://my-ml-project-dvc/storage: give DVC its credentials" in steps
+    assert "CI/CD" not in steps
+
+
+def test_the_next_steps_cd_to_an_output_folder_elsewhere_by_its_absolute_path(tmp_path) -> None:
+    (tmp_path / "here").mkdir()
+    output = bake_output(tmp_path / "here", "-o", str(tmp_path / "there"))
+    assert f"  cd {tmp_path / 'there' / 'my-ml-project'}\n" in output

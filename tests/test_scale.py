@@ -94,6 +94,7 @@ def test_make_ci_passes_on_a_local_cluster(project: Path) -> None:
     output = (project / "ci.log").read_text()
     assert "dvc.lock is new" in output and "deploy check passed" in output, output[-3000:]
     assert "Dask dashboard:" in output, output[-3000:]
+    assert "warnings summary" not in output, output[output.find("warnings summary") :][:3000]
     paths = pipeline_paths(project)
     for name in ("raw", "validated", "train", "test"):
         folder = project / paths[name]

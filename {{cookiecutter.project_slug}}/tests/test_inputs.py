@@ -56,3 +56,30 @@ def test_an_unreachable_remote_is_named_with_the_files(clone: Path) -> None:
     assert "cannot get data/external/rows.csv from the DVC remote 'storage'" in message
     assert gone in message
     assert not (clone / "data/external/rows.csv").exists()
+
+
+def test_a_local_remote_this_clone_does_not_find_says_where_it_looked(clone: Path) -> None:
+    """A relative folder starts at .dvc/: a clone at another depth looks elsewhere. The error
+    names the folder it resolved to and how to point the clone at the real one."""
+    # As the bake writes a local remote: relative, from .dvc/ (here, clone/.dvc/../..).
+    (clone / ".dvc/config.local").write_text("['remote \"storage\"']\n    url = ../../elsewhere\n")
+    with pytest.raises(PipelineError) as error:
+        fetch()
+    message = str(error.value)
+    resolved = clone.parent / "elsewhere"
+    assert f"the DVC remote 'storage': its folder {resolved} does not exist" in message
+    assert "`dvc remote modify --local storage url <path>`" in message
+    assert "CI" not in message and "fork" not in message, "no CI advice for a folder"
+
+
+def test_a_local_remote_without_the_files_says_to_push_or_point_elsewhere(clone: Path) -> None:
+    empty = clone.parent / "empty-storage"
+    empty.mkdir()
+    with Repo(str(clone)).config.edit("local") as config:
+        config["remote"]["storage"] = {"url": str(empty)}
+    with pytest.raises(PipelineError) as error:
+        fetch()
+    message = str(error.value)
+    assert f"from the DVC remote 'storage' ({empty}): the remote does not hold them" in message
+    assert "run `make push` where the data is" in message
+    assert "dvc remote modify --local storage url" in message and "CI" not in message

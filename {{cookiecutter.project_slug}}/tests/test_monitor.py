@@ -12,6 +12,7 @@ import yaml
 
 from {{ cookiecutter.package_name }}.cli import main as cli
 from {{ cookiecutter.package_name }}.monitoring import monitor as monitoring
+from {{ cookiecutter.package_name }}.monitoring import report as driftreport
 from {{ cookiecutter.package_name }}.pipeline import tables
 from {{ cookiecutter.package_name }}.products import product
 from {{ cookiecutter.package_name }}.stages.profile import profile
@@ -128,6 +129,53 @@ def test_unusable_input_exits_2_naming_the_problem(
     assert monitor(monkeypatch, name) == 2
     assert message in capsys.readouterr().err
     assert not (workspace / "reports/drift.json").exists(), "a stale verdict was left behind"
+    assert (workspace / "reports/drift.previous.json").read_text() == "{}", "the verdict is lost"
+
+
+def test_a_failed_run_keeps_the_last_verdict_apart_until_the_next(
+    workspace, monkeypatch, training, caplog
+) -> None:
+    """Unusable input: no drift.* (nothing to take for this run's verdict), the last run's
+    reports as drift.previous.*, and the log says so. The next verdict clears them."""
+    training.sample(300, random_state=0).to_csv("batch.csv", index=False)
+    assert monitor(monkeypatch, "batch.csv") == 0
+    reports = workspace / "reports"
+    verdict = {name: (reports / name).read_text() for name in ("drift.json", "drift.md")}
+    (workspace / "empty.csv").write_text("")
+    assert monitor(monkeypatch, "empty.csv") == 2
+    assert monitor(monkeypatch, "empty.csv") == 2  # a second failure keeps the same verdict
+    assert not list(reports.glob("drift.json*")) and not (reports / "drift.md").exists()
+    for name, text in verdict.items():
+        assert (reports / name.replace("drift.", "drift.previous.")).read_text() == text
+    assert "this run wrote no drift report; the last verdict's are kept as" in caplog.text
+    assert monitor(monkeypatch, "batch.csv") == 0
+    assert sorted(path.name for path in reports.iterdir()) == [
+        "drift.html",
+        "drift.json",
+        "drift.md",
+    ]
+
+
+def test_a_run_that_fails_while_writing_its_reports_leaves_no_verdict(
+    workspace, monkeypatch, training
+) -> None:
+    """The reports replace the old ones only once all three are written."""
+    training.sample(300, random_state=0).to_csv("batch.csv", index=False)
+    assert monitor(monkeypatch, "batch.csv") == 0
+    old = (workspace / "reports/drift.json").read_text()
+
+    def full_disk(report: dict) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(driftreport, "page", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        monitor(monkeypatch, "batch.csv")
+    assert sorted(path.name for path in (workspace / "reports").iterdir()) == [
+        "drift.previous.html",
+        "drift.previous.json",
+        "drift.previous.md",
+    ]
+    assert (workspace / "reports/drift.previous.json").read_text() == old
 
 
 def test_a_folder_without_logs_is_unusable(workspace, monkeypatch, capsys) -> None:

@@ -5,6 +5,7 @@ import joblib
 import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.pipeline import metrics
@@ -59,6 +60,20 @@ def test_training_uses_every_core_and_saves_the_default(mixed_frame, monkeypatch
     model = train(mixed_frame, make_params())
     assert seen == [-1]
     assert model[-1].n_jobs is None
+
+
+def test_an_estimator_that_ignores_n_jobs_is_not_given_it(mixed_frame, monkeypatch) -> None:
+    """LogisticRegression fits in one process; scikit-learn 1.8 warns when n_jobs is set."""
+    seen = []
+    fit = LogisticRegression.fit
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.n_jobs)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", spy)
+    train(mixed_frame, make_params("classification", "linear"))
+    assert seen == [None]
 
 
 def test_permutation_importance_uses_every_core(mixed_frame, monkeypatch) -> None:

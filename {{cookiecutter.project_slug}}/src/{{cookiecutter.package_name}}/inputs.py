@@ -47,6 +47,41 @@ def remote(repo: Repo) -> str:
     return f"{name!r} ({repo.config['remote'].get(name, {}).get('url', 'no url')})"
 
 
+def local_remote(repo: Repo) -> tuple[str, Path] | None:
+    """The default remote's name and folder when it is a path, not a URL. DVC resolves a
+    relative path from the folder of the config file, .dvc/, so a clone at another depth
+    looks for the storage somewhere else."""
+    name = repo.config["core"].get("remote")
+    url = str(repo.config["remote"].get(name, {}).get("url", "")) if name else ""
+    return (name, Path(url)) if url and "://" not in url else None
+
+
+def missing_error(repo: Repo, files: str, reason: str) -> PipelineError:
+    """Why the remote did not give the files, and what to do: for a folder, point this clone
+    at the one that holds the data; for storage elsewhere, push there and give CI access."""
+    local = local_remote(repo)
+    if local is None:
+        return PipelineError(
+            f"cannot get {files} from the DVC remote {remote(repo)}: {reason} - run `make push` "
+            "where the data is, and give CI the remote's credentials (README: CI/CD); a pull "
+            "request from a fork gets no secrets, so run it from a branch of this repository"
+        )
+    name, folder = local
+    point = (
+        "point this clone at the folder that holds them: "
+        f"`dvc remote modify --local {name} url <path>`"
+    )
+    if not folder.is_dir():
+        return PipelineError(
+            f"cannot get {files} from the DVC remote {name!r}: its folder {folder} does not "
+            f"exist (a relative url starts at this clone's .dvc/) - {point}"
+        )
+    return PipelineError(
+        f"cannot get {files} from the DVC remote {name!r} ({folder}): {reason} - run "
+        f"`make push` where the data is, or {point}"
+    )
+
+
 def fetch() -> str:
     """Pull the tracked inputs that are missing; return what happened or raise naming them."""
     tracked = tracked_inputs()
@@ -66,12 +101,7 @@ def fetch() -> str:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
     still = [path for paths in missing.values() for path in paths if not path.exists()]
     if still:
-        raise PipelineError(
-            f"cannot get {', '.join(map(str, still))} from the DVC remote {remote(repo)}: "
-            f"{reason} - run `make push` where the data is, and give CI the remote's "
-            "credentials (README: CI/CD); a pull request from a fork gets no secrets, so run "
-            "it from a branch of this repository"
-        )
+        raise missing_error(repo, ", ".join(map(str, still)), reason)
     return f"fetched {sum(len(paths) for paths in missing.values())} DVC-tracked input(s)"
 
 

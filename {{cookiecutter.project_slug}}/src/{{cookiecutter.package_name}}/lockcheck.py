@@ -1,6 +1,7 @@
 """Check that a pipeline run reproduced dvc.lock: a stale or non-deterministic lock fails CI."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -23,6 +24,38 @@ def changed_stages(before: str, after: str) -> list[str]:
     old = (yaml.safe_load(before) or {}).get("stages", {})
     new = (yaml.safe_load(after) or {}).get("stages", {})
     return sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+
+
+def committed(lock: Path) -> str | None:
+    """The lock as the last commit holds it; None when git has none (or there is no git)."""
+    try:
+        shown = subprocess.run(
+            ["git", "-C", str(lock.parent), "show", f"HEAD:./{lock.name}"],
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return None
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def unchanged(lock: Path, after: str) -> str:
+    """What a run that repeated the lock proves: it reproduces the committed results only
+    when the lock it repeated is the committed one."""
+    base = committed(lock)
+    if base is None:
+        return (
+            f"{lock} is unchanged since the last run, but no commit holds it, so there are no "
+            "committed results to compare with - commit it (`git add --all && git commit -m "
+            "'Run the pipeline'`)"
+        )
+    stages = changed_stages(base, after)
+    if stages:
+        return (
+            f"{lock} is unchanged since the last run, but differs from the committed {lock} in "
+            f"stage(s) {', '.join(stages)} - review `git diff {lock}` and commit it"
+        )
+    return f"{lock} is unchanged: the pipeline reproduces the committed results"
 
 
 def verify(lock: Path = LOCK, saved: Path = SNAPSHOT) -> str:
@@ -48,7 +81,7 @@ def verify(lock: Path = LOCK, saved: Path = SNAPSHOT) -> str:
             "or a stage is not deterministic - run `make repro`, review `git diff "
             f"{lock}` and commit it"
         )
-    return f"{lock} is unchanged: the pipeline reproduces the committed results"
+    return unchanged(lock, after)
 
 
 def snapshot_main(argv: list[str]) -> None:

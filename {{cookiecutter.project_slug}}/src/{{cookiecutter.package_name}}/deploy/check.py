@@ -87,8 +87,14 @@ def serve_and_predict(registry: str, manifest: dict) -> str:
         status, answer = call(f"{base}/predict", {"records": manifest["smoke"]["rows"][:1]})
         if status != 200 or answer.get("model_version") != manifest["version"]:
             raise PipelineError(f"the served prediction failed: {status} {answer}")
-        served = answer["predictions"]
+        served = readable(answer["predictions"])
         return f"deploy check passed: version {manifest['version']} served {served} at {base}"
+
+
+def readable(predictions: list) -> list:
+    """Predictions as printed for a person: floats to 12 significant digits, which drops
+    binary noise (21.246999999999993 shows as 21.247); what the server answers is unchanged."""
+    return [float(f"{value:.12g}") if isinstance(value, float) else value for value in predictions]
 
 
 def main(argv: list[str]) -> None:

@@ -4,7 +4,8 @@ The batch is a CSV or Parquet file, a folder, glob or URL of them (`make predict
 too), or a folder of the server's prediction logs; it is counted partition by partition on
 the reference's bins and categories (drift.py), so memory holds one partition. The
 reference is the production version's profile (MODEL_REGISTRY), or the workspace's
-models/ before anything is deployed. Writes reports/drift.json, drift.md and drift.html.
+models/ before anything is deployed. Writes reports/drift.json, drift.md and drift.html;
+a run that fails writes none and renames the last run's to drift.previous.*.
 Exit codes: 0 no drift, 1 drift, 2 unusable input (the message names the problem).
 """
 
@@ -200,6 +201,16 @@ def compare(batch: str) -> dict:
     return report
 
 
+def compare_or_unusable(batch: str) -> dict:
+    """compare(), where having no reference to compare with is unusable input too (exit 2)."""
+    try:
+        return compare(batch)
+    except UnusableInput:
+        raise
+    except PipelineError as error:
+        raise UnusableInput(str(error)) from error
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="monitor", description=__doc__)
     parser.add_argument(
@@ -210,15 +221,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("reports"), help="folder for the reports")
     args = parser.parse_args(argv)
-    for stale in driftreport.paths(args.out):
-        stale.unlink(missing_ok=True)  # never leave an old verdict beside a failed run
     try:
-        report = compare(args.batch or str(product("raw")))
-    except UnusableInput:
+        report = compare_or_unusable(args.batch or str(product("raw")))
+        written = driftreport.write(report, args.out)
+    except BaseException:
+        # Never leave an old verdict where this run's would be, nor lose it.
+        kept = driftreport.set_aside(args.out)
+        if kept:
+            log.warning(
+                "this run wrote no drift report; the last verdict's are kept as %s",
+                ", ".join(map(str, kept)),
+            )
         raise
-    except PipelineError as error:  # no reference to compare with is unusable too: exit 2
-        raise UnusableInput(str(error)) from error
-    written = driftreport.write(report, args.out)
     print(driftreport.summary(report))
     print(f"wrote {', '.join(str(path) for path in written)}")
     if report["drift"]:

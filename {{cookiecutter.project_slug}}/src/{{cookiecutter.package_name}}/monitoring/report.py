@@ -12,6 +12,11 @@ def paths(folder: Path) -> list[Path]:
     return [folder / name for name in NAMES]
 
 
+def previous_paths(folder: Path) -> list[Path]:
+    """Where a failed run keeps the reports of the run before: drift.previous.json, ..."""
+    return [folder / name.replace("drift.", "drift.previous.") for name in NAMES]
+
+
 def verdict(report: dict) -> str:
     if not report["drift"]:
         return f"No drift: {len(report['features'])} features and the predictions look alike."
@@ -127,10 +132,35 @@ def page(report: dict) -> str:
     )
 
 
+def temporary(path: Path) -> Path:
+    """Where a report is written before it replaces the old one (git ignores drift.*)."""
+    return path.with_name(f"{path.name}.tmp")
+
+
 def write(report: dict, folder: Path) -> list[Path]:
+    """Write the three reports in place of the last run's. Each goes to a temporary file
+    first, and all are renamed once all are written: a failure midway leaves the old ones."""
     folder.mkdir(parents=True, exist_ok=True)
-    json_path, markdown_path, html_path = paths(folder)
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
-    markdown_path.write_text(markdown(report))
-    html_path.write_text(page(report))
-    return [json_path, markdown_path, html_path]
+    texts = [json.dumps(report, indent=2) + "\n", markdown(report), page(report)]
+    written = paths(folder)
+    for path, text in zip(written, texts, strict=True):
+        temporary(path).write_text(text)
+    for path in written:
+        temporary(path).replace(path)
+    for older in previous_paths(folder):  # what a failed run set aside is older still
+        older.unlink(missing_ok=True)
+    return written
+
+
+def set_aside(folder: Path) -> list[Path]:
+    """After a run that failed, keep the last verdict's reports as drift.previous.*: kept,
+    yet never taken for this run's. Returns where they are."""
+    for path in paths(folder):
+        temporary(path).unlink(missing_ok=True)
+    if any(path.exists() for path in paths(folder)):
+        for older in previous_paths(folder):  # one run's set, never a mix of two
+            older.unlink(missing_ok=True)
+        for path, previous in zip(paths(folder), previous_paths(folder), strict=True):
+            if path.exists():
+                path.replace(previous)
+    return [previous for previous in previous_paths(folder) if previous.exists()]

@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from ..errors import PipelineError
@@ -15,6 +16,9 @@ from ..pipeline.model import build_model, save_model
 from ..pipeline.rows import count_rows, sample
 
 log = logging.getLogger(__name__)
+# Estimators that take n_jobs but fit in one process: since scikit-learn 1.8 setting it on
+# LogisticRegression only warns (FutureWarning) that it has no effect.
+IGNORE_N_JOBS = (LogisticRegression,)
 
 
 def training_rows(table: Table, params: Params) -> pd.DataFrame:
@@ -38,7 +42,8 @@ def train(frame: pd.DataFrame, params: Params) -> Pipeline:
     # same trees. n_jobs is set back before the model is saved, so its bytes do not depend
     # on the machine either.
     estimator = model[-1]
-    unset = estimator.get_params().get("n_jobs", 0) is None
+    uses_n_jobs = not isinstance(estimator, IGNORE_N_JOBS)
+    unset = uses_n_jobs and estimator.get_params().get("n_jobs", 0) is None
     if unset:
         estimator.set_params(n_jobs=-1)
     try:
