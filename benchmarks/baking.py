@@ -25,7 +25,9 @@ def find_uv() -> str:
 
 def environment(venv: Path) -> dict[str, str]:
     """This environment with the project's venv first on PATH (as if activated) and uv known."""
-    hidden = ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL")
+    # PYTHONDONTWRITEBYTECODE (set on some CI machines, rarely in a user's shell) would make
+    # every process compile the project's modules again: measure what users run.
+    hidden = ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", VIRTUAL_ENV=str(venv))
     env["UV"] = find_uv()

@@ -1,11 +1,13 @@
 """Measure what DVC and the pipeline's structure cost, side by side in one run.
 
     .venv/bin/python benchmarks/pipeline.py [--rows 40000] [--repeats 3] [--project PATH]
+    .venv/bin/python benchmarks/pipeline.py --ci-only      # section 1 alone
     .venv/bin/python benchmarks/pipeline.py --smoke [--project PATH]
 
 Bakes the default project into a temporary folder, installs it, then prints:
 1. `make ci` wall time split by step (lint, test, repro, ... as the Makefile lists them) on a
-   fresh bake;
+   fresh bake, and the test step against the pipeline step (target: at most 1.0, the daily
+   loop's tests no longer than its pipeline);
 2. peak memory (max RSS) of each stage;
 3. full `dvc repro -f` against bare_pipeline.py (every stage of dvc.yaml run in one process
    through the project's command line) on the default data and on a synthetic CSV of
@@ -101,6 +103,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per timing (median)")
     parser.add_argument("--project", type=Path, help="a baked, installed project to reuse")
     parser.add_argument("--smoke", action="store_true", help="a tiny run: does it still work?")
+    parser.add_argument("--ci-only", action="store_true", help="make ci by step, nothing more")
     args = parser.parse_args()
     if args.smoke:
         args.rows, args.repeats = 200, 1
@@ -136,6 +139,10 @@ def measure(project: Project, package: str, scratch: Path, data: str, args) -> N
         for step, seconds in steps.items():
             print(f"  make {step:<12} {seconds:7.1f} s  {seconds / total:5.0%}")
         print(f"  make ci           {total:7.1f} s")
+        ratio = steps["test"] / steps["repro"]
+        print(f"  test / repro      {ratio:7.2f}   (target <= 1.0)", flush=True)
+        if args.ci_only:
+            return
 
     section("peak memory by stage (max RSS of the stage's process)")
     bare = bare_plan()

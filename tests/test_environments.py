@@ -103,6 +103,9 @@ def test_staging_then_production(tmp_path: Path) -> None:
         second = pointer(model, "CURRENT.staging")
         assert second != first
         serves(staging, second)
+        # Without URL, smoke checks a server of its own that follows the environment.
+        smoke = run("make smoke DEPLOY_ENV=staging", root).stdout
+        assert "smoke passed: http://127.0.0.1:" in smoke and f"serves version {second}" in smoke
         time.sleep(3 * float(POLL))
         assert ready(production) == (200, {"status": "ready", "model_version": first})
 

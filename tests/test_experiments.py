@@ -103,6 +103,14 @@ def test_the_readme_experiments_run_verbatim(project: Path) -> None:
         assert re.fullmatch(r"\S+( +0\.\d+){5} +" + re.escape(change), line), line
     assert len(rows) == 1 + len(changes)  # and the baseline, main
 
+    # One side named: the workspace against it; a name that is neither fails saying so.
+    shell(f"make compare BASE={places['<other>']}", project)
+    report = (project / "reports/compare.md").read_text()
+    assert report.startswith(f"## Model report: this change compared with `{places['<other>']}`")
+    unknown = shell("make compare BASE=more-trees", project, check=False)
+    assert unknown.returncode != 0
+    assert "'more-trees' is neither" in unknown.stderr, unknown.stderr
+
     # The best one applied and committed: the other estimator, trained with its own params.
     trained = "import joblib; m = joblib.load('models/model.joblib')[-1]; print(m, m.max_iter)"
     output = run(f'.venv/bin/python -c "{trained}"', project).stdout

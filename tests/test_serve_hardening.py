@@ -1,9 +1,12 @@
-"""Slow tier: a served project under hostile input - poisoned rows in busy batches, huge bodies."""
+"""Slow tier: a served project under hostile input - poisoned rows in busy batches, huge bodies
+- and stopped: SIGTERM lets requests in flight finish, with one worker and with two."""
 
 import http.client
 import json
 import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -154,3 +157,184 @@ def test_a_50_mb_body_gets_413_without_the_memory(served, chunked: bool) -> None
     assert statuses == [413] * len(paths)
     assert slowest < 1, f"/health/live took {slowest:.2f} s"
     assert post(port, "/predict", {"records": [ROW]}) == 200
+
+
+# Stopping: the server's own processes, one worker and two, from the same bake.
+DRAIN_SECONDS = 15
+
+
+def metric_lines(port: int, name: str) -> list[str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    return [line for line in text.splitlines() if line.startswith(name + "{")]
+
+
+def serving_workers(port: int) -> int:
+    """Workers whose /metrics series says they serve a version (a `pid` label each)."""
+    served = [line for line in metric_lines(port, "serve_model_version") if line.endswith(" 1.0")]
+    return len(served)
+
+
+@pytest.fixture
+def start_server(served, tmp_path):
+    """Start `python -m <package> serve` with so many workers; wait until each serves."""
+    root = served[0]
+    processes = []
+
+    def start(workers: int) -> tuple[subprocess.Popen, int]:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.update(
+            SERVE_PORT=str(port),
+            MODEL_REGISTRY="registry",
+            SERVE_WORKERS=str(workers),
+            SERVE_DRAIN_TIMEOUT=str(DRAIN_SECONDS),
+        )
+        log = (tmp_path / "server.log").open("wb")
+        package = next((root / "src").iterdir()).name
+        command = [str(root / ".venv/bin/python"), "-m", package, "serve"]
+        # Its own process group: a failed test stops the workers too, not the parent alone.
+        process = subprocess.Popen(
+            command, env=env, cwd=root, stdout=log, stderr=log, start_new_session=True
+        )
+        processes.append(process)
+        deadline = time.monotonic() + 180  # a busy machine takes a while to start two workers
+        while True:
+            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                if serving_workers(port) == workers:
+                    return process, port
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+            time.sleep(0.2)
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def whole_response(connection: socket.socket) -> bytes:
+    """One response read to its last byte (by its Content-Length), and no further."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += connection.recv(65536)
+    head = answer.split(b"\r\n\r\n", 1)[0]
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(answer) < len(head) + 4 + length:
+        answer += connection.recv(65536)
+    return answer
+
+
+def stop_with_requests_in_flight(process: subprocess.Popen, port: int) -> None:
+    """Requests whose bodies are still arriving when SIGTERM comes all get 200; the server
+    then exits 0, well within SERVE_DRAIN_TIMEOUT."""
+    body = json.dumps({"records": [ROW]}).encode()
+    head = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(6)]
+    for connection in connections:  # a whole request first: a worker has taken the connection
+        connection.sendall(head + body)
+        assert whole_response(connection).startswith(b"HTTP/1.1 200")
+    for connection in connections:
+        connection.sendall(head + body[:10])
+    time.sleep(1)  # the heads are in: these requests are in flight
+    stopped = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    for connection in connections:
+        connection.sendall(body[10:])
+    for connection in connections:
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk  # the server closes the connection after answering
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        assert b'"predictions"' in answer
+        connection.close()
+    assert process.wait(timeout=DRAIN_SECONDS + 10) == 0
+    assert time.monotonic() - stopped < DRAIN_SECONDS
+
+
+def test_sigterm_lets_requests_in_flight_finish(start_server) -> None:
+    stop_with_requests_in_flight(*start_server(1))
+
+
+def test_two_workers_share_their_metrics_and_drain_on_sigterm(start_server) -> None:
+    """Each worker serves the model; any scrape sums both workers' counters (the total
+    matches what the clients sent, on new connections each time); SIGTERM drains both."""
+    process, port = start_server(2)  # waits until /metrics shows two workers serving
+    for _ in range(20):
+        assert post(port, "/predict", {"records": [ROW]}) == 200
+    # A request is counted as its response ends, so the last count may land just after the
+    # client has its answer: wait a moment for it, then every scrape must say exactly 20.
+    deadline = time.monotonic() + 5
+    while predictions_counted(port) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for _ in range(3):  # whichever worker answers the scrape
+        assert predictions_counted(port) == 20
+    stop_with_requests_in_flight(process, port)
+
+
+def predictions_counted(port: int) -> float:
+    """The /predict requests answered 200, summed over the workers."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metric_lines(port, "serve_http_requests_total")
+        if 'route="/predict"' in line and 'status="200"' in line
+    )
+
+
+# Slow clients: a head must arrive within SERVE_READ_TIMEOUT of the connection opening or
+# of the last response; uvicorn alone waits forever for a half-sent one.
+
+
+def closed_after(connection: socket.socket) -> float:
+    """Seconds until the server closes the connection (it sends nothing)."""
+    start = time.monotonic()
+    connection.settimeout(10)
+    assert connection.recv(100) == b""
+    return time.monotonic() - start
+
+
+@pytest.fixture(scope="module")
+def impatient(served, tmp_path_factory):
+    """A second server of the same bake, with SERVE_READ_TIMEOUT=1; its port."""
+    root = served[0]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
+    env.update(SERVE_PORT=str(port), MODEL_REGISTRY="registry", SERVE_READ_TIMEOUT="1")
+    package = next((root / "src").iterdir()).name
+    command = [str(root / ".venv/bin/python"), "-m", package, "serve"]
+    log = tmp_path_factory.mktemp("impatient") / "server.log"
+    with server(command, port, log, cwd=root, env=env):
+        yield port
+
+
+@pytest.mark.parametrize("sent", [b"", b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Ty"])
+def test_a_half_sent_head_or_a_silent_connection_is_closed(impatient: int, sent: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", impatient)) as connection:
+        connection.sendall(sent)
+        assert closed_after(connection) < 3
+
+
+def test_a_keep_alive_client_is_timed_from_its_last_response(impatient: int) -> None:
+    with socket.create_connection(("127.0.0.1", impatient), timeout=5) as connection:
+        for _ in range(3):  # 1.5 s in all, each request within 1 s of the last answer
+            time.sleep(0.5)
+            connection.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert whole_response(connection).startswith(b"HTTP/1.1 200")
+        connection.sendall(b"GET /health/live HTTP/1.1\r\n")
+        assert closed_after(connection) < 3

@@ -9,6 +9,7 @@ and monitored, and the tests whose server runs in a process of its own.
 """
 
 import contextlib
+import copy
 import json
 from pathlib import Path
 
@@ -16,15 +17,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.params import Params
 from {{ cookiecutter.package_name }}.pipeline import derivation, tables
-from {{ cookiecutter.package_name }}.pipeline.data import features_and_target
-from {{ cookiecutter.package_name }}.stages.profile import profile as profile_of
-from {{ cookiecutter.package_name }}.stages.train import train as train_model
 
 from .project_data import project_frame, project_params
+
+# pytest's main process imports this file too, and with `make test`'s workers it only hands
+# out tests: what needs scikit-learn (seconds to import) imports it where it is used.
 
 # The server tests' admin token and a request row for the `publish_tiny` models.
 TOKEN = "a-long-random-test-token"
@@ -71,9 +71,13 @@ def make_params(
     target: str = "target",
     **train,
 ) -> Params:
-    """Parameters for the tiny data, with small estimators so tests stay fast; `train`
-    holds the estimator's keyword arguments."""
-    settings = {"random_forest": {"n_estimators": 10}, "gradient_boosting": {"max_iter": 20}}
+    """Parameters for the tiny data, with small estimators so tests stay fast (a forest of
+    10 trees fits faster in one thread than in a pool); `train` holds the estimator's
+    keyword arguments."""
+    settings = {
+        "random_forest": {"n_estimators": 10, "n_jobs": 1},
+        "gradient_boosting": {"max_iter": 20},
+    }
     settings = settings.get(estimator, {})
     return Params.model_validate(
         {
@@ -132,15 +136,32 @@ def regression_frame() -> pd.DataFrame:
 
 def publish_tiny(registry, frame: pd.DataFrame, **train) -> str:
     """Train on the tiny data, publish the bundle and promote it; return the version."""
-    params = make_params(**train)
-    model = train_model(frame, params)
-    features, _ = features_and_target(frame, params.data.target)
-    table = tables.from_frame(frame)
-    profile = json.dumps(profile_of(model, table, table, params)).encode()
-    files, manifest = bundle.build(model, features, profile, {"metrics": {"accuracy": 0.9}})
-    version = registry.publish(files, manifest, "abc1234")
+    files, manifest = tiny_bundle(frame, make_params(**train))
+    version = registry.publish(files, copy.deepcopy(manifest), "abc1234")
     registry.promote(version)
     return version
+
+
+BUNDLES: dict[tuple, tuple[dict, dict]] = {}
+
+
+def tiny_bundle(frame: pd.DataFrame, params: Params) -> tuple[dict, dict]:
+    """The bundle of a model trained on these rows with these parameters, built once per
+    session (and per derive code): most tests need a version to publish, not a new fit."""
+    from {{ cookiecutter.package_name }}.deploy import bundle
+    from {{ cookiecutter.package_name }}.pipeline.data import features_and_target
+    from {{ cookiecutter.package_name }}.stages.profile import profile as profile_of
+    from {{ cookiecutter.package_name }}.stages.train import train as train_model
+
+    derive = derivation.derive_module.derive
+    key = (frame.to_json(), params.model_dump_json(), derivation.code_hash(), derive)
+    if key not in BUNDLES:
+        model = train_model(frame, params)
+        features, _ = features_and_target(frame, params.data.target)
+        table = tables.from_frame(frame)
+        profile = json.dumps(profile_of(model, table, table, params)).encode()
+        BUNDLES[key] = bundle.build(model, features, profile, {"metrics": {"accuracy": 0.9}})
+    return BUNDLES[key]
 
 
 def publish_project(registry, **train) -> str:
@@ -152,6 +173,8 @@ def publish_project(registry, **train) -> str:
 
 def project_row() -> dict:
     """A request's row for the `publish_project` models: your raw columns, as JSON."""
+    from {{ cookiecutter.package_name }}.deploy import bundle
+
     target = project_params()["data"]["target"]
     return bundle.records(project_frame().drop(columns=target).head(1))[0]
 

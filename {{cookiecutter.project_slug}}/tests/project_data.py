@@ -8,6 +8,7 @@ itself: the dataset bundled with scikit-learn it names, or the first rows of its
 Your own data, set in params.yaml, and the features derive.py adds need no test edit.
 """
 
+import copy
 from functools import cache
 from pathlib import Path
 
@@ -29,6 +30,21 @@ FIRST_DATE = pd.Timestamp("2020-01-01")
 def project_params() -> dict:
     """params.yaml as the project has it."""
     return yaml.safe_load((PROJECT / "params.yaml").read_text())
+
+
+def quick_params() -> dict:
+    """params.yaml with the model kept small (at most 10 trees or 20 boosting rounds, one
+    importance shuffle): the tests check that every step works on your data, quickly;
+    `make repro` trains the real thing."""
+    params = copy.deepcopy(project_params())
+    train, estimator = params["train"], params["train"]["estimator"]
+    settings = train.get(estimator) or {}
+    for key, cap in (("n_estimators", 10), ("max_iter", 20)):
+        if isinstance(settings.get(key), int):
+            settings[key] = min(settings[key], cap)
+    train[estimator] = settings
+    params["evaluate"] = {**params.get("evaluate", {}), "importance_repeats": 1}
+    return params
 
 
 def project_frame() -> pd.DataFrame:

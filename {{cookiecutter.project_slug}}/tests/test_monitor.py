@@ -55,13 +55,24 @@ def workspace(tmp_path, monkeypatch, training, task):
         training["target"] = training["size"] * 3 + training["count"]
     params = make_params(task)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params.model_dump()))
-    model = train(training, params)
+    model, reference = trained(task, training, params)
     product("model").parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, product("model"))
-    reference = profile(model, tables.from_frame(training), tables.from_frame(training), params)
     product("profile").parent.mkdir(parents=True, exist_ok=True)
     product("profile").write_text(json.dumps(reference))
     return tmp_path
+
+
+TRAINED: dict[str, tuple] = {}
+
+
+def trained(task: str, training: pd.DataFrame, params) -> tuple:
+    """The model and its reference profile, fitted once per task for the whole module."""
+    if task not in TRAINED:
+        model = train(training, params)
+        table = tables.from_frame(training)
+        TRAINED[task] = model, profile(model, table, table, params)
+    return TRAINED[task]
 
 
 def monitor(monkeypatch, *args: str) -> int:

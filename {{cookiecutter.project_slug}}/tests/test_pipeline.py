@@ -4,11 +4,13 @@ order, then the model deployed and fed raw rows by the server, `make predict` an
 
 The rows come from tests/project_data.py (your schema and params.yaml), so your own data
 and the features your derive.py adds are what runs here; it follows dvc.yaml, so a stage
-you add runs too. It needs none of the project's data files, so a clean clone runs it;
-`make repro` runs the real thing on the real data.
+you add runs too. The pipeline runs once, for every test here, with the model kept small
+(project_data.quick_params). It needs none of the project's data files, so a clean clone
+runs it; `make repro` runs the real thing on the real data.
 """
 
 import json
+import logging
 import math
 import shlex
 import shutil
@@ -24,13 +26,14 @@ from dvc.repo import Repo
 
 from {{ cookiecutter.package_name }}.cli import run
 from {{ cookiecutter.package_name }}.deploy import release
+from {{ cookiecutter.package_name }}.deploy.registry import Registry, RegistryError
 from {{ cookiecutter.package_name }}.monitoring import monitor
 from {{ cookiecutter.package_name }}.params import Params, load_params
 from {{ cookiecutter.package_name }}.products import product
 from {{ cookiecutter.package_name }}.scoring import predict
 
 from .conftest import in_parts
-from .project_data import PROJECT, project_frame, project_params
+from .project_data import PROJECT, project_frame, project_params, quick_params
 
 pytestmark = pytest.mark.project_data
 
@@ -60,7 +63,7 @@ def pipeline(tmp_path_factory) -> Path:
     files of rows like yours (the data in partitions); every stage run."""
     root = tmp_path_factory.mktemp("pipeline")
     shutil.copy(PROJECT / "dvc.yaml", root)
-    params = project_params()
+    params = quick_params()
     in_parts(project_frame(), root / "data/external/small", 2, ".csv")
     data = {**params["data"], "source": "data/external/small/part-*.csv"}
     (root / "params.yaml").write_text(yaml.safe_dump({**params, "data": data}, sort_keys=False))
@@ -196,3 +199,50 @@ def test_the_monitor_watches_raw_rows(deployed: str, tmp_path: Path) -> None:
     rows.assign(**{shifted: moved}).to_csv(tmp_path / "shifted.csv", index=False)
     report = monitor.compare(str(tmp_path / "shifted.csv"))
     assert shifted in report["drifted_features"]
+
+
+# `deploy` per environment: staging first, production left alone, then the same version
+# promoted.
+@pytest.fixture
+def deploying(pipeline: Path, tmp_path: Path, monkeypatch) -> Registry:
+    """In the pipeline's folder, with a registry of its own and a gate any model passes."""
+    monkeypatch.chdir(pipeline)
+    lenient = lenient_params()
+    monkeypatch.setattr(release, "load_params", lambda: lenient)
+    monkeypatch.setenv("MODEL_REGISTRY", str(tmp_path / "registry"))
+    monkeypatch.delenv("DEPLOY_ENV", raising=False)
+    return release.registry(lenient)
+
+
+def test_deploy_to_staging_leaves_production_alone(deploying: Registry, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    said = release.deploy("staging")
+    version = deploying.current("staging")
+    assert said == f"deployed version {version} to staging in {deploying.location}"
+    assert deploying.current() is None
+    assert "production serves no version yet" in caplog.text
+    unchanged = f"model unchanged: staging already serves it as version {version}"
+    assert release.deploy("staging").startswith(unchanged)
+    assert "no retraining" in release.promote("staging", "production")
+    assert deploying.current() == version and deploying.versions() == [version]
+
+
+def test_deploy_env_names_the_environment(deploying: Registry, monkeypatch) -> None:
+    monkeypatch.setenv("DEPLOY_ENV", "qa")
+    release.deploy()
+    assert set(deploying.environments()) == {"production", "qa"}
+    assert deploying.current() is None
+    monkeypatch.setenv("DEPLOY_ENV", "../qa")
+    with pytest.raises(RegistryError, match=r"DEPLOY_ENV: '\.\./qa' is not an environment name"):
+        release.deploy()
+{%- if cookiecutter.serving == "none" %}
+
+
+def test_smoke_without_a_server_says_so_and_loads_the_version(deploying: Registry) -> None:
+    from {{ cookiecutter.package_name }}.deploy import smoke
+
+    release.deploy("staging")
+    said = smoke.smoke("staging")
+    assert said.startswith("no server to check: this project has none (baked with serving=none)")
+    assert deploying.current("staging") in said
+{%- endif %}

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.serve import metrics
 from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.main import METRICS_DIR, metrics_folder
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import AUTH, ROW, TOKEN, publish_tiny
@@ -119,3 +121,26 @@ def test_metrics_can_be_switched_off(registry: Registry, mixed_frame) -> None:
         assert client.get("/metrics").status_code == 404
         assert type(client.app.state.holder) is not metrics.MeasuredHolder
         assert type(client.app.state.batcher) is not metrics.MeasuredBatcher
+
+
+def test_metrics_folder(tmp_path, monkeypatch) -> None:
+    """A given folder is emptied of an earlier run's values; several workers without one get
+    a private folder, removed at the end; one worker keeps its metrics in memory."""
+    monkeypatch.delenv(METRICS_DIR, raising=False)
+    with metrics_folder(1):
+        assert METRICS_DIR not in os.environ
+    with metrics_folder(2):
+        private = Path(os.environ[METRICS_DIR])
+        assert private.is_dir()
+    assert METRICS_DIR not in os.environ and not private.exists()
+    (tmp_path / "counter_123.db").write_bytes(b"old")
+    monkeypatch.setenv(METRICS_DIR, str(tmp_path))
+    with metrics_folder(2):
+        assert not (tmp_path / "counter_123.db").exists()
+
+
+def test_the_prediction_log_takes_one_worker() -> None:
+    with pytest.raises(SystemExit, match="SERVE_PREDICTION_LOG is set with SERVE_WORKERS=2"):
+        Settings(model_name="tiny", workers=2, prediction_log="logs").check_workers()
+    Settings(model_name="tiny", workers=1, prediction_log="logs").check_workers()
+    Settings(model_name="tiny", workers=2).check_workers()

@@ -57,7 +57,7 @@ def test_training_uses_every_core_and_saves_the_default(mixed_frame, monkeypatch
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(RandomForestClassifier, "fit", spy)
-    model = train(mixed_frame, make_params())
+    model = train(mixed_frame, make_params(n_jobs=None))  # as params.yaml leaves it
     assert seen == [-1]
     assert model[-1].n_jobs is None
 

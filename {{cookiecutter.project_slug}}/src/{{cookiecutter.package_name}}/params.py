@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from . import stages
+from . import stages, yamlio
 from .errors import PipelineError
 
 Task = Literal["classification", "regression"]
@@ -115,7 +115,7 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     """Read and check params.yaml."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yamlio.load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise PipelineError(f"cannot read {path}: {error}") from error
     try:

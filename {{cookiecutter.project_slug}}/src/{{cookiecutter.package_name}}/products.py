@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from . import yamlio
 from .errors import PipelineError
 
 PIPELINE = Path("dvc.yaml")
@@ -16,7 +17,7 @@ PIPELINE = Path("dvc.yaml")
 def product(name: str, pipeline: Path = PIPELINE) -> Path:
     """The path dvc.yaml names `name` under vars: paths (e.g. model, test, metrics)."""
     try:
-        document = yaml.safe_load(pipeline.read_text()) or {}
+        document = yamlio.load(pipeline.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise PipelineError(f"cannot read {pipeline}: {error}") from error
     for entry in document.get("vars", []):
