@@ -12,7 +12,8 @@ model and scikit-learn's breast cancer data; then `deploy` publishes the model t
 logistic regression, and forest, a 200-tree random forest, trained three times with other
 seeds, so that its current version is the third and `rollback` in <out>/work/forest swaps
 versions twice (benchmarks/serve.py). Also writes <out>/mlserver/<model>/model.joblib, the
-same fitted pipeline for MLServer, and request bodies with 1 and 100 rows for both APIs.
+same fitted pipeline for MLServer (its scikit-learn steps: the derive step that opens it
+passes this data through), and request bodies with 1 and 100 rows for both APIs.
 Naming models makes only those (default: all).
 """
 
@@ -23,6 +24,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import joblib
 import yaml
 from bare_pipeline import plan, run
 from sklearn.datasets import load_breast_cancer
@@ -65,7 +67,9 @@ def main(package: str, out: Path, names: list[str]) -> None:
             os.chdir(home)
         (model,) = work.rglob("*.joblib")  # the pipeline's fitted model
         (out / "mlserver" / name).mkdir(parents=True, exist_ok=True)
-        shutil.copy(model, out / "mlserver" / name / "model.joblib")
+        # MLServer's environment lacks this project, whose derive step (a pass-through on
+        # this data) opens the pipeline: it serves the scikit-learn steps after it.
+        joblib.dump(joblib.load(model)[1:], out / "mlserver" / name / "model.joblib")
     features = load_breast_cancer(as_frame=True).frame.drop(columns="target")
     for rows in (1, 100):
         batch = features.sample(rows, replace=True, random_state=0)

@@ -63,7 +63,7 @@ def test_monitor_passes_a_clean_sample_and_fails_shifted_or_unrelated(project: P
     assert "<svg" in (project / "reports/drift.html").read_text()
     unrelated = run(f"make monitor DATA={paths['unrelated']}", project, check=False)
     assert unrelated.returncode != 0
-    assert "the batch lacks 30 of the model's 30 feature columns" in unrelated.stderr
+    assert "the batch lacks 30 of the model's 30 input columns" in unrelated.stderr
     assert "its columns are: a, b" in unrelated.stderr
     assert not (project / "reports/drift.json").exists()
 

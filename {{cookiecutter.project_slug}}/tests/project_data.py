@@ -18,7 +18,7 @@ import yaml
 
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.pipeline.schema import load_schema
-from {{ cookiecutter.package_name }}.pipeline.sources import find_parts
+from {{ cookiecutter.package_name }}.pipeline.tables import open_table
 from {{ cookiecutter.package_name }}.stages.ingest import date_columns, with_dates
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,7 @@ def _frame() -> pd.DataFrame:
 
 def first_rows(source: str, target: str) -> pd.DataFrame:
     """The first rows of data.source, dates typed as ingest types them."""
-    head = find_parts(source)[0].head(1000)
+    head = next(iter(open_table(source, chunk_rows=1000)))
     return with_dates(head, 0, date_columns(head, target))
 
 

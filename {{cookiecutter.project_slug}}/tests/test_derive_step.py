@@ -8,7 +8,9 @@ import pytest
 from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.errors import PipelineError
-from {{ cookiecutter.package_name }}.pipeline import derivation, derive
+from {{ cookiecutter.package_name }}.pipeline import derivation, derive, tables
+from {{ cookiecutter.package_name }}.pipeline.features import input_types
+from {{ cookiecutter.package_name }}.stages.profile import profile
 from {{ cookiecutter.package_name }}.stages.train import train
 
 from .conftest import make_params, publish_tiny
@@ -26,6 +28,32 @@ def test_the_model_takes_raw_columns_and_derives_the_rest(mixed_frame, monkeypat
     raw = mixed_frame.drop(columns="target")
     assert len(model.predict(raw)) == len(raw)  # count 0 makes an infinite ratio: missing
     assert np.isfinite(model[:-1].transform(raw)).all()
+
+
+def test_a_request_gets_the_features_training_got(mixed_frame, monkeypatch) -> None:
+    """An integer column reaches derive() as a float in training as in a request's rows,
+    so text made of it reads the same ("2.0") and the model answers alike."""
+    monkeypatch.setattr(derive, "derive", lambda frame: frame.assign(n=frame["count"].astype(str)))
+    model = train(mixed_frame, make_params())
+    raw = mixed_frame.drop(columns="target")
+    features = input_types(raw)
+    rows = [tuple(row[f["name"]] for f in features) for row in bundle.records(raw)]
+    served = bundle.frame_from_rows(rows, features)
+    assert model.predict_proba(served).tolist() == model.predict_proba(raw).tolist()
+    assert model[:1].transform(served)["n"].tolist() == model[:1].transform(raw)["n"].tolist()
+
+
+def test_the_profile_watches_the_raw_columns_the_features_keep(mixed_frame, monkeypatch):
+    """A column derive() drops is an input (with its missing rate), never a drift statistic."""
+    monkeypatch.setattr(derive, "derive", lambda frame: frame.drop(columns="colour"))
+    params = make_params()
+    model = train(mixed_frame, params)
+    table = tables.from_frame(mixed_frame)
+    reference = profile(model, table, table, params)
+    assert sorted(reference["features"]) == ["count", "size"]
+    inputs = {entry["name"]: entry for entry in reference["inputs"]}
+    assert list(inputs) == ["size", "count", "colour"]
+    assert inputs["colour"]["type"] == "string" and inputs["colour"]["missing_rate"] > 0
 
 
 def test_derive_must_return_the_same_columns_for_any_rows(mixed_frame, monkeypatch) -> None:

@@ -1,3 +1,4 @@
+import datetime
 import logging
 from pathlib import Path
 
@@ -5,6 +6,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.errors import PipelineError
+from {{ cookiecutter.package_name }}.pipeline.features import to_dates
 from {{ cookiecutter.package_name }}.stages.ingest import ingest, warn_if_untracked
 
 from .conftest import in_parts, make_params
@@ -98,3 +100,39 @@ def test_untracked_source_is_warned(source: str, warned: bool, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         warn_if_untracked(source, Path("data/external"))
     assert ("DVC will not rerun" in caplog.text) == warned
+
+
+def test_dates_read_alike_from_csv_and_parquet(tmp_path: Path) -> None:
+    """ISO 8601 text in a CSV, and Parquet's timestamps (with a time zone or not) and dates,
+    all become naive UTC timestamps of one unit."""
+    stamps = pd.to_datetime(["2024-03-01 09:30", None, "2024-12-31 23:00"])
+    frame = pd.DataFrame(
+        {
+            "when": stamps,
+            "zoned": stamps.tz_localize("Europe/Paris"),
+            "day": [datetime.date(2024, 3, 1), None, datetime.date(2024, 12, 31)],
+            "target": [0, 1, 0],
+        }
+    )
+    frame.to_parquet(tmp_path / "data.parquet", index=False)
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    from_parquet, from_csv = load(str(tmp_path / "data.parquet")), load(str(tmp_path / "data.csv"))
+    pd.testing.assert_frame_equal(from_parquet, from_csv)
+    assert (from_csv.dtypes[["when", "zoned", "day"]] == "datetime64[ns]").all()
+    assert from_csv["zoned"][0] == pd.Timestamp("2024-03-01 08:30")  # UTC
+    assert from_csv["day"][2] == pd.Timestamp("2024-12-31")
+
+
+def test_a_value_that_is_no_date_is_named(tmp_path: Path) -> None:
+    """The first rows decide a column holds dates; a later value that is not one fails."""
+    dates = [f"2024-01-{day:02d}" for day in range(1, 29)] * 50
+    pd.DataFrame({"when": [*dates, "soon"], "target": 0}).to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(PipelineError, match=r"column 'when' holds 'soon' where a date is"):
+        load(str(tmp_path / "d.csv"))
+
+
+@pytest.mark.parametrize("text", ["2024", "20240301", "2024-03", "2024-03-01T0930", "1/3/2024"])
+def test_one_date_rule_everywhere(text: str) -> None:
+    """Ingest, make predict and make monitor refuse what the server refuses."""
+    with pytest.raises(PipelineError, match="where a date is expected"):
+        to_dates(pd.Series(["2024-03-01", text]), "when")

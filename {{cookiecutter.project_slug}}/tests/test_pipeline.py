@@ -29,6 +29,7 @@ from {{ cookiecutter.package_name }}.deploy import release
 from {{ cookiecutter.package_name }}.deploy.registry import Registry, RegistryError
 from {{ cookiecutter.package_name }}.monitoring import monitor
 from {{ cookiecutter.package_name }}.params import Params, load_params
+from {{ cookiecutter.package_name }}.pipeline.features import model_inputs
 from {{ cookiecutter.package_name }}.products import product
 from {{ cookiecutter.package_name }}.scoring import predict
 
@@ -102,8 +103,9 @@ def test_the_profile_follows_the_model(inside: Path) -> None:
 
 
 def raw_rows() -> pd.DataFrame:
-    """Rows as clients send them: the raw columns of data.source, no target."""
-    return project_frame().drop(columns=project_params()["data"]["target"])
+    """Rows as clients send them: the raw columns the model takes (those of data.source,
+    unless a stage before train made or dropped some), no target."""
+    return model_inputs(joblib.load(product("model")), project_frame())
 
 
 def same_predictions(got: list, rows: pd.DataFrame) -> bool:

@@ -240,6 +240,32 @@ def test_rollback_refuses_what_is_not_a_version(project_registry: Registry, mixe
     assert project_registry.current() == first
 
 
+def test_rollback_refuses_a_version_that_fails_its_checks(project_registry, mixed_frame):
+    """A version whose model file was cut short is refused before the pointer moves, saying
+    why; with VERSION= as without."""
+    first = publish_tiny(project_registry, mixed_frame)
+    second = publish_tiny(project_registry, mixed_frame, n_estimators=5)
+    path = f"{project_registry.base}/versions/{first}/{bundle.MODEL_FILE}"
+    project_registry.fs.pipe_file(path, project_registry.fs.cat_file(path)[:1000])
+    for version in (None, first):
+        with pytest.raises(BundleError, match=f"version {first}: model.skops does not match"):
+            release.rollback(version=version)
+        assert project_registry.current() == second
+
+
+def test_a_version_folder_copied_under_another_id_is_refused(registry, mixed_frame) -> None:
+    """The id served is the folder's: a manifest that says otherwise is refused."""
+    first = publish_tiny(registry, mixed_frame)
+    registry.fs.copy(
+        f"{registry.base}/versions/{first}",
+        f"{registry.base}/versions/0009-abc1234",
+        recursive=True,
+    )
+    with pytest.raises(BundleError, match=f"its manifest says it is version '{first}'"):
+        bundle.load_version(registry, "0009-abc1234")
+    assert bundle.load_version(registry, first).version == first
+
+
 def test_models_names_a_version_whose_manifest_is_unreadable(
     project_registry: Registry, mixed_frame
 ) -> None:

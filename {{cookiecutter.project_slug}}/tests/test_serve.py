@@ -157,6 +157,21 @@ def test_hot_swap_and_refusal(client: TestClient, registry: Registry, mixed_fram
     assert rolled["model_version"] == second  # the version before the corrupt one
 
 
+def test_an_admin_rollback_to_a_broken_version_is_refused(client, registry, mixed_frame):
+    """POST /admin/rollback checks the version it goes back to, as make rollback does: one
+    that fails is refused (409, saying why), the pointer and the served version stay."""
+    first = "0001-abc1234"
+    second = publish_tiny(registry, mixed_frame, n_estimators=3)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.post("/admin/reload", headers=auth).json()["model_version"] == second
+    path = f"{registry.base}/versions/{first}/{bundle.MODEL_FILE}"
+    registry.fs.pipe_file(path, registry.fs.cat_file(path)[:1000])
+    refused = client.post("/admin/rollback", headers=auth)
+    assert refused.status_code == 409 and "does not match its sha256" in refused.json()["detail"]
+    assert registry.current() == second
+    assert client.post("/predict", json={"records": [ROW]}).headers["X-Model-Version"] == second
+
+
 def test_a_version_of_other_derive_code_is_refused(client, registry, mixed_frame) -> None:
     """A version trained with another derive.py never serves; the one serving stays."""
     with pytest.MonkeyPatch.context() as patch:  # trained by other derive code

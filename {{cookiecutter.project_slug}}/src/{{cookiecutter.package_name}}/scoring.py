@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from .deploy.bundle import check_and_load
+from .deploy.bundle import load_version
 from .deploy.release import environment, registry, served_version
 from .errors import PipelineError, UnusableInput
 from .params import load_params
@@ -39,10 +39,8 @@ def served_model(env: str | None) -> tuple[str, Pipeline, list[dict]]:
     env = environment(env)
     store = registry(load_params())
     version = served_version(store, env)
-    manifest = store.manifest(version)
-    files = {name: store.read(version, name) for name in manifest["sha256"]}
-    loaded = check_and_load(manifest, files)
-    return loaded.version, loaded.model, manifest["features"]
+    loaded = load_version(store, version)
+    return loaded.version, loaded.model, loaded.manifest["features"]
 
 
 def check_columns(columns: list[str], expected: list[str], data: str) -> None:

@@ -10,7 +10,7 @@ import io
 import json
 import platform
 import zipfile
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -45,9 +45,10 @@ def feature_schema(model: Pipeline, features: pd.DataFrame, profile: dict) -> li
     encoded = getattr(encoder, "feature_names_in_", [])
     known = dict(zip(encoded, getattr(encoder, "categories_", []), strict=False))
     schema = []
+    missing = {entry["name"]: entry["missing_rate"] for entry in profile["inputs"]}
     for entry in input_types(features):
         name = entry["name"]
-        entry["nullable"] = profile["features"].get(name, {}).get("missing_rate", 1.0) > 0
+        entry["nullable"] = missing.get(name, 1.0) > 0
         if name in known and entry["type"] == "string":
             entry["categories"] = sorted(str(v) for v in known[name] if isinstance(v, str))
         schema.append(entry)
@@ -73,17 +74,17 @@ def frame_from_blocks(
     numbers: np.ndarray,
     numeric: list[str],
     texts: np.ndarray,
-    dates: Collection[str] = (),
+    dates: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The model's input, in the form `prepare` gives training data, from the blocks
     blocks_from_rows makes (`numeric`: the number block's columns, in training order;
-    `dates`: text columns of ISO 8601 dates, parsed here)."""
+    `dates`: the date columns' values, parsed, in place of their text)."""
     if len(numeric) == len(names):  # numbers only: one block, no copy per column
         return pd.DataFrame(numbers, columns=names, copy=False)
     in_numbers = set(numeric)
     text = [name for name in names if name not in in_numbers]
     columns = dict(zip(numeric, numbers.T, strict=True)) | dict(zip(text, texts.T, strict=True))
-    columns |= {name: to_dates(columns[name], name) for name in dates}
+    columns |= dates or {}
     return pd.DataFrame({name: columns[name] for name in names})
 
 
@@ -91,8 +92,13 @@ def frame_from_rows(rows: list[tuple], features: list[dict]) -> pd.DataFrame:
     """Rows as the model's input, by the path a request's rows take (the smoke check)."""
     names = [feature["name"] for feature in features]
     numeric = [f["name"] for f in features if f["type"] == "number"]
-    dates = [f["name"] for f in features if f["type"] == "datetime"]
     numbers, texts = blocks_from_rows(rows, names, set(numeric))
+    text = [name for name in names if name not in numeric]
+    dates = {
+        f["name"]: to_dates(texts[:, text.index(f["name"])], f["name"]).to_numpy()
+        for f in features
+        if f["type"] == "datetime"
+    }
     return frame_from_blocks(names, numbers, numeric, texts, dates)
 
 
@@ -193,11 +199,28 @@ def build(
 
 @dataclass(frozen=True)
 class Loaded:
-    """A checked model, ready to serve."""
+    """A checked model, ready to serve, with the version's files."""
 
     version: str
     manifest: dict
     model: Pipeline
+    files: dict[str, bytes]
+
+
+def load_version(store, version: str) -> Loaded:
+    """The version a registry holds under this id (the folder a pointer names), read and
+    checked: its manifest must say it is this version of this model, then every check of
+    check_and_load. `store`: a deploy.registry.Registry."""
+    manifest = store.manifest(version)
+    said = (manifest.get("version"), manifest.get("name"))
+    if said != (version, store.model):
+        raise BundleError(
+            f"version {version}: its manifest says it is version {said[0]!r} of model "
+            f"{said[1]!r}, not version {version!r} of {store.model!r} - a copied or moved "
+            "version folder; deploy the model again instead"
+        )
+    files = {name: store.read(version, name) for name in manifest["sha256"]}
+    return check_and_load(manifest, files)
 
 
 def check_and_load(manifest: dict, files: dict[str, bytes]) -> Loaded:
@@ -230,4 +253,4 @@ def check_and_load(manifest: dict, files: dict[str, bytes]) -> Loaded:
         got.get("probabilities", []), smoke.get("probabilities", []), atol=1e-9
     ):
         raise BundleError(f"version {version}: the smoke rows do not give the recorded outputs")
-    return Loaded(version, manifest, model)
+    return Loaded(version, manifest, model, files)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from ..errors import PipelineError
 from ..params import load_params
 from . import release
-from .bundle import check_and_load
+from .bundle import load_version
 from .registry import PRODUCTION
 
 READY_TIMEOUT = 60.0
@@ -104,8 +104,7 @@ def main(argv: list[str]) -> None:
         store = release.registry(load_params())
         manifest = store.manifest(release.served_version(store, PRODUCTION))
         if importlib.util.find_spec(f"{PACKAGE}.serve") is None:  # baked with serving=none
-            files = {name: store.read(manifest["version"], name) for name in manifest["sha256"]}
-            version = check_and_load(manifest, files).version
+            version = load_version(store, manifest["version"]).version
             print(f"deploy check passed: version {version} loads and passes its checks")
         else:
             print(serve_and_predict(scratch, manifest))

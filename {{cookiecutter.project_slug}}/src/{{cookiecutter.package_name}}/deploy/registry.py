@@ -32,7 +32,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -296,10 +296,16 @@ class Registry:
             f"{self.location}: {env} served no version before {current} to roll back to"
         )
 
-    def rollback(self, env: str = PRODUCTION, version: str | None = None) -> str:
+    def rollback(
+        self,
+        env: str = PRODUCTION,
+        version: str | None = None,
+        check: Callable[[str], object] | None = None,
+    ) -> str:
         """Point an environment back at the version it served before (or at the version
         named), dropping the newer ones from its history, so a second rollback goes further
-        back. Returns the version it now serves."""
+        back. `check(version)`, when given, runs before the pointer moves and refuses by
+        raising. Returns the version it now serves."""
         checked_env(env, "environment")
         if version is not None:
             checked(version, "rollback")
@@ -311,6 +317,8 @@ class Registry:
             if target == current:
                 return target
             self._require(target)
+            if check is not None:
+                check(target)
             if history and target in history:
                 history = history[history.index(target) + 1 :]
             elif version is not None:  # a version it did not serve (recently): like a promotion

@@ -179,6 +179,7 @@ def _deploy(params: Params, store: Registry, env: str) -> str:
     }
     profile = product("profile").read_bytes()
     files, manifest = bundle.build(model, model_inputs(model, test_features), profile, facts)
+    bundle.check_and_load(manifest, files)  # every check a server makes, before publishing
     version = store.publish(files, manifest, commit)
     store.promote(version, env=env)
     return f"deployed version {version} to {env} in {store.location}"
@@ -205,9 +206,7 @@ def promote(source: str, target: str, expected: str | None = None) -> str:
             )
         if store.current(target) == version:
             return f"{target} already serves version {version}, nothing to promote"
-        manifest = store.manifest(version)
-        files = {name: store.read(version, name) for name in manifest["sha256"]}
-        bundle.check_and_load(manifest, files)  # checksums, scikit-learn, types, smoke rows
+        bundle.load_version(store, version)  # checksums, scikit-learn, types, smoke rows
         store.promote(version, env=target)
     return (
         f"promoted version {version} from {source} to {target} in {store.location}: "
@@ -224,7 +223,9 @@ def rollback(env: str | None = None, version: str | None = None) -> str:
             before = store.current(env)
         except RegistryError:  # a pointer naming no version: rolling back to one repairs it
             before = None
-        target = store.rollback(env, version)  # checks the version's form before anything else
+        # The version's form first, then (before the pointer moves) every check a server
+        # makes on loading it: a rollback never points an environment at what cannot serve.
+        target = store.rollback(env, version, check=lambda v: bundle.load_version(store, v))
     if target == before:
         return f"{env} already serves version {target}, nothing rolled back"
     return f"rolled {env} back to version {target}"

@@ -15,7 +15,7 @@ import time
 from ..errors import PipelineError
 from ..params import load_params
 from . import release
-from .bundle import check_and_load
+from .bundle import load_version
 from .check import PACKAGE, call, local_server
 
 VERSION_WAIT = 30.0
@@ -30,8 +30,7 @@ def smoke(env: str | None = None, url: str | None = None, wait: float = VERSION_
     if url:
         return check_server(url, manifest, wait)
     if importlib.util.find_spec(f"{PACKAGE}.serve") is None:  # baked with serving=none
-        files = {name: store.read(version, name) for name in manifest["sha256"]}
-        check_and_load(manifest, files)
+        load_version(store, version)
         return (
             f"no server to check: this project has none (baked with serving=none) - version "
             f"{version}, which {env} serves, loads and passes its checks; give URL=... to "

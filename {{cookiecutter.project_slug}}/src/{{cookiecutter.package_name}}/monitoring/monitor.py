@@ -17,7 +17,7 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from ..deploy.bundle import PROFILE_FILE, check_and_load
+from ..deploy.bundle import PROFILE_FILE, load_version
 from ..deploy.release import registry
 from ..errors import PipelineError, UnusableInput
 from ..params import Params, load_params
@@ -73,10 +73,8 @@ def reference(params: Params) -> tuple[dict, object, str, str | None]:
     store = registry(params)
     current = store.current()
     if current:
-        manifest = store.manifest(current)
-        files = {name: store.read(current, name) for name in manifest["sha256"]}
-        loaded = check_and_load(manifest, files)
-        profile = json.loads(files[PROFILE_FILE])
+        loaded = load_version(store, current)
+        profile = json.loads(loaded.files[PROFILE_FILE])
         return profile, loaded.model, f"production version {current} ({store.location})", current
     profile_file = product("profile")
     if not profile_file.exists():

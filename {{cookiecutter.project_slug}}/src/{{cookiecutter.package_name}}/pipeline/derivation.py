@@ -27,7 +27,9 @@ def code_hash() -> str:
 
 
 def derived(raw: pd.DataFrame) -> pd.DataFrame:
-    """The model's features from raw rows, in the form training and serving share."""
+    """The model's features from raw rows. derive() gets the rows in the form training and
+    serving share (features.prepare), and what it returns is put in that form too."""
+    raw = prepare(raw)
     try:
         features = derive_module.derive(raw)
     except Exception as error:  # the user's code: say where it failed, keep the cause

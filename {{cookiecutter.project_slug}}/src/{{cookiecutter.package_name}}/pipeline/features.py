@@ -1,5 +1,6 @@
 """Sort columns into the kinds a model can use: numeric, categorical, dates, or unusable."""
 
+import datetime
 import re
 from typing import NamedTuple
 
@@ -54,46 +55,69 @@ def _holds_text(column: pd.Series) -> bool:
 
 
 def prepare(features: pd.DataFrame) -> pd.DataFrame:
-    """Give categorical columns one form, object values with NaN for missing, and dates one
-    form, naive UTC, whatever pandas version or reader produced them, so training and
-    serving see alike."""
+    """Give each kind of column one form, whatever the reader, pandas version or request
+    produced: numbers as float64, text and booleans as objects with NaN for missing, dates
+    as naive UTC nanoseconds. Training, the server and batch scoring then hand derive() and
+    the model the same values (an int64 column and a request's float alike: 4.0, not 4)."""
     kinds = column_kinds(features)
     converted = {
         name: features[name].astype(object).where(features[name].notna(), np.nan)
         for name in kinds.categorical
     }
     converted |= {
+        name: features[name].astype("float64")
+        for name in kinds.numeric
+        if features[name].dtype != "float64"
+    }
+    converted |= {
         name: to_dates(features[name], name)
         for name in kinds.dates
-        if getattr(features[name].dtype, "tz", None) is not None
+        if features[name].dtype != "datetime64[ns]"
     }
     return features.assign(**converted) if converted else features
 
 
 def looks_like_dates(column: pd.Series) -> bool:
-    """A text column whose present values are all ISO 8601 dates or timestamps."""
+    """A column of dates kept as values, not typed as dates: ISO 8601 text (CSV), or Python
+    dates (Parquet's date32, which pandas reads as objects)."""
     if not (column.dtype == object or types.is_string_dtype(column)):
         return False
     present = column.dropna()
     return len(present) > 0 and all(
-        isinstance(value, str) and ISO_DATE.fullmatch(value) for value in present
+        isinstance(value, datetime.date) or (isinstance(value, str) and ISO_DATE.fullmatch(value))
+        for value in present
     )
 
 
+def parse_dates(values) -> tuple[pd.Series, int | None]:
+    """Values as naive UTC timestamps (nanoseconds, whatever pandas' version), and the
+    position of the first present value that is not an ISO 8601 date or a date (None when
+    all are). One rule for ingest, the server, `make predict` and `make monitor`."""
+    series = pd.Series(values, dtype=object).reset_index(drop=True)
+    text = series.map(lambda value: isinstance(value, str))
+    iso = series[text].str.fullmatch(ISO_DATE.pattern).reindex(series.index, fill_value=True)
+    dates = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
+    wrong = np.flatnonzero((series.notna() & (dates.isna() | ~iso.astype(bool))).to_numpy())
+    dates = dates.dt.tz_localize(None).astype("datetime64[ns]")
+    return dates, (int(wrong[0]) if wrong.size else None)
+
+
 def to_dates(values, name: str) -> pd.Series:
-    """ISO 8601 text, or dates with or without a time zone, as naive UTC timestamps;
-    PipelineError naming the column and the first value that is not a date."""
-    series = pd.Series(values)
-    try:
-        dates = pd.to_datetime(series, format="ISO8601", utc=True)
-    except (ValueError, TypeError):
-        dates = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
-        wrong = series[dates.isna() & series.notna()]
+    """Dates as parse_dates gives them, with the index they came with; PipelineError naming
+    the column and the first value that is not a date."""
+    dates, wrong = parse_dates(values)
+    if wrong is not None:
+        value = str(pd.Series(values, dtype=object).iloc[wrong])
         raise PipelineError(
-            f"column {name!r} holds {wrong.iloc[0]!r} where a date is expected: write dates "
-            "as ISO 8601 text, such as 2024-03-01 or 2024-03-01T09:30:00Z"
-        ) from None
-    return dates.dt.tz_localize(None)
+            f"column {name!r} holds {shown(value)} where a date is expected: write dates as "
+            "ISO 8601 text, such as 2024-03-01 or 2024-03-01T09:30:00Z"
+        )
+    return dates.set_axis(values.index) if isinstance(values, pd.Series) else dates
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """A value quoted for a message, cut short: whoever sent it may have sent megabytes."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
 def model_inputs(model, frame: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ..errors import PipelineError
-from .derivation import check_usable, derived
+from .derivation import check_usable
 from .derive_step import DeriveStep
 from .features import column_kinds
 
@@ -70,12 +70,15 @@ def make_preprocessor(features: pd.DataFrame) -> ColumnTransformer:
     )
 
 
-def build_model(features: pd.DataFrame, task: str, name: str, params: dict, seed: int) -> Pipeline:
-    """Assemble the unfitted pipeline for these raw columns: derive, preprocess, estimate."""
+def build_model(
+    derive: DeriveStep, features: pd.DataFrame, task: str, name: str, params: dict, seed: int
+) -> Pipeline:
+    """The pipeline, around a derive step already fitted on the raw columns (`features`:
+    what it made of them): preprocessing and the estimator, still to fit on those."""
     return Pipeline(
         [
-            ("derive", DeriveStep()),
-            ("preprocess", make_preprocessor(derived(features))),
+            ("derive", derive),
+            ("preprocess", make_preprocessor(features)),
             ("estimator", make_estimator(task, name, params, seed)),
         ]
     )

@@ -57,10 +57,6 @@ class Part:
                 for batch in pq.ParquetFile(file).iter_batches(batch_size=rows):
                     yield with_string_names(batch.to_pandas())
 
-    def head(self, rows: int) -> pd.DataFrame:
-        """The part's first rows, as read in full."""
-        return next(iter(self.chunks(rows)), self.meta())
-
     def meta(self) -> pd.DataFrame:
         """An empty frame with the part's columns and types."""
         if self.kind == "parquet":

@@ -8,7 +8,7 @@ A version that fails a check is refused and logged, and the old model keeps serv
 import logging
 import threading
 
-from ..deploy.bundle import Loaded, check_and_load
+from ..deploy.bundle import Loaded, load_version
 from ..deploy.registry import PRODUCTION, Registry, RegistryError, checked_env, pointer_name
 from .inputs import FeatureSchema
 
@@ -56,16 +56,32 @@ class ModelHolder:
 
     def _load(self, version: str) -> None:
         try:
-            manifest = self.registry.manifest(version)
-            files = {name: self.registry.read(version, name) for name in manifest["sha256"]}
-            served = Served(check_and_load(manifest, files))
+            served = Served(load_version(self.registry, version))
         except Exception as error:  # any failure to load or check refuses the version
             self.refused = {"version": version, "reason": str(error)}
             log.error("refused version %s: %s", version, error)
             return
+        self._swap(served)
+
+    def _swap(self, served: Served) -> None:
         self.served = served  # the swap: one reference assignment
         self.refused = None
-        log.info("serving version %s", version)
+        log.info("serving version %s", served.version)
+
+    def rollback(self) -> str | None:
+        """Point the environment back at the version it served before, as `make rollback`
+        does, once that version loads and passes its checks (else the pointer stays and the
+        error says why), and serve it."""
+        checked: dict[str, Served] = {}
+
+        def check(version: str) -> None:
+            checked[version] = Served(load_version(self.registry, version))
+
+        with self._lock:
+            version = self.registry.rollback(self.env, check=check)
+            if version in checked:
+                self._swap(checked[version])
+        return self.served.version if self.served else None
 
     def watch(self, interval: float) -> None:
         """Follow the environment's pointer in a background thread."""

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..deploy.bundle import blocks_from_rows, frame_from_blocks
-from ..pipeline.features import ISO_DATE
+from ..pipeline.features import parse_dates, shown
 
 # The largest number a model can take: scikit-learn's trees and forests cast their input to
 # float32, where anything beyond this is infinity and fails the whole predict call.
@@ -27,10 +27,11 @@ class InputError(ValueError):
 
 class Columns:
     """Checked rows as the model takes them: the numeric columns as one float64 block and
-    the text ones as one object block, [rows, columns] each, NaN for null."""
+    the text ones as one object block, [rows, columns] each, NaN for null; the date columns
+    (text among the text block) also parsed, as one datetime64 block."""
 
-    def __init__(self, numbers: np.ndarray, texts: np.ndarray) -> None:
-        self.numbers, self.texts = numbers, texts
+    def __init__(self, numbers: np.ndarray, texts: np.ndarray, dates: np.ndarray) -> None:
+        self.numbers, self.texts, self.dates = numbers, texts, dates
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -133,21 +134,21 @@ class FeatureSchema:
             self._check_value(name, value, f"{where}.{name}")
         return values
 
-    def check_dates(self, columns: Columns, where: str) -> Columns:
-        """The columns, once every date among them is ISO 8601 text of a real date; else
-        InputError naming the first that is not (`where` has {row} and {name} to fill)."""
+    def with_dates(self, numbers: np.ndarray, texts: np.ndarray, where: str) -> Columns:
+        """The checked blocks and their dates parsed, once every date is ISO 8601 text of a
+        real date; else InputError naming the first that is not (`where` has {row} and
+        {name} to fill)."""
+        parsed = []
         for name, index in self.dates:
-            texts = pd.Series(columns.texts[:, index], dtype=object)
-            parsed = pd.to_datetime(texts, format="ISO8601", utc=True, errors="coerce")
-            iso = texts.str.fullmatch(ISO_DATE.pattern).fillna(False).astype(bool)
-            wrong = np.flatnonzero(texts.notna() & (parsed.isna() | ~iso))
-            if wrong.size:
-                row = int(wrong[0])
+            dates, wrong = parse_dates(texts[:, index])
+            if wrong is not None:
                 raise InputError(
-                    f"{where.format(row=row, name=name)}: expected an ISO 8601 date such as "
-                    f"2024-03-01 or 2024-03-01T09:30:00Z, got {texts.iloc[row]!r}"
+                    f"{where.format(row=wrong, name=name)}: expected an ISO 8601 date such as "
+                    f"2024-03-01 or 2024-03-01T09:30:00Z, got {shown(str(texts[wrong, index]))}"
                 )
-        return columns
+            parsed.append(dates.to_numpy())
+        block = np.column_stack(parsed) if parsed else np.empty((len(numbers), 0), "M8[ns]")
+        return Columns(numbers, texts, block)
 
     def _check_value(self, name: str, value: object, where: str) -> None:
         kind = type(value)
@@ -185,10 +186,12 @@ class FeatureSchema:
             except KeyError:  # a column is missing
                 numbers = texts = None
             if numbers is not None and texts is not None:
-                return self.check_dates(Columns(numbers, texts), "records[{row}].{name}")
+                return self.with_dates(numbers, texts, "records[{row}].{name}")
         rows = [self.check_row(row, f"records[{i}]") for i, row in enumerate(records)]
         # Not reached while the bulk checks are exact.
-        return self.check_dates(self.columns(rows), "records[{row}].{name}")
+        return self.with_dates(
+            *blocks_from_rows(rows, self.names, self.numeric), "records[{row}].{name}"
+        )
 
     def check_columns(self, columns: dict[str, list], limit: int) -> Columns:
         """Checked columns from name: values lists (V2's tensors), or InputError naming the
@@ -213,18 +216,19 @@ class FeatureSchema:
                     self._check_value(name, value, f"input {name!r}[{i}]")
             checked = list(zip(*(columns[name] for name in self.names), strict=True))
             numbers, texts = blocks_from_rows(checked, self.names, self.numeric)
-        return self.check_dates(Columns(numbers, texts), "input {name!r}[{row}]")
+        return self.with_dates(numbers, texts, "input {name!r}[{row}]")
 
     def columns(self, rows: list[tuple]) -> Columns:
         """Columns from rows already checked (or deliberately not, in tests)."""
-        return Columns(*blocks_from_rows(rows, self.names, self.numeric))
+        return self.with_dates(*blocks_from_rows(rows, self.names, self.numeric), "{name}")
 
     def frame(self, parts: list[Columns]) -> pd.DataFrame:
         """The model's input for several requests' checked columns, in order."""
         if len(parts) == 1:
-            numbers, texts = parts[0].numbers, parts[0].texts
+            numbers, texts, dates = parts[0].numbers, parts[0].texts, parts[0].dates
         else:
             numbers = np.concatenate([part.numbers for part in parts])
             texts = np.concatenate([part.texts for part in parts])
-        dates = [name for name, _ in self.dates]
-        return frame_from_blocks(self.names, numbers, self.numbers.names, texts, dates)
+            dates = np.concatenate([part.dates for part in parts])
+        parsed = {name: dates[:, i] for i, (name, _) in enumerate(self.dates)}
+        return frame_from_blocks(self.names, numbers, self.numbers.names, texts, parsed)

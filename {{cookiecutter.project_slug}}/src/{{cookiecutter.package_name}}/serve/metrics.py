@@ -10,6 +10,7 @@ the workers, and the served version is shown per worker (a `pid` label).
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import (
@@ -153,10 +154,17 @@ class MeasuredHolder(ModelHolder):
         self._measure = threading.Lock()  # one sync at a time, so each change counts once
 
     def sync(self) -> str | None:
+        return self._measured(super().sync)
+
+    def rollback(self) -> str | None:
+        return self._measured(super().rollback)
+
+    def _measured(self, change: Callable[[], str | None]) -> str | None:
+        """Run a change of the served version, counting what it loaded or refused."""
         with self._measure:
             before: Served | None = self.served
             refused = self.refused
-            version = super().sync()
+            version = change()
             if self.served is not None and self.served is not before:
                 LOADS.inc()
                 if before is not None:

@@ -9,12 +9,14 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+from pandas.api import types
 
 from ..errors import PipelineError
 from ..params import Params, load_params
+from ..pipeline import tables
 from ..pipeline.engine import Table, open_table, running
 from ..pipeline.features import looks_like_dates, to_dates
-from ..pipeline.sources import GLOB_CHARACTERS, find_parts
+from ..pipeline.sources import GLOB_CHARACTERS
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ def ingest(params: Params) -> Table:
     source = params.data.source
     try:
         table = open_table(source)
-        head = find_parts(source)[0].head(DATE_SAMPLE_ROWS)
+        head = next(iter(tables.open_table(source, chunk_rows=DATE_SAMPLE_ROWS)), table.meta)
     except (OSError, ValueError) as error:  # each reader raises its own kinds: unreadable
         raise PipelineError(f"cannot read data.source {source!r}: {error}") from error
     dates = date_columns(head, params.data.target)
@@ -36,12 +38,12 @@ def ingest(params: Params) -> Table:
 
 
 def date_columns(head: pd.DataFrame, target: str) -> list[str]:
-    """The columns to read as dates: ISO 8601 text (CSV), and timestamps with a time zone."""
+    """The columns to read as dates: ISO 8601 text (CSV), Python dates (Parquet's date32)
+    and timestamps of any unit, with a time zone or not."""
     return [
         str(name)
         for name, column in head.items()
-        if name != target
-        and (looks_like_dates(column) or isinstance(column.dtype, pd.DatetimeTZDtype))
+        if name != target and (looks_like_dates(column) or types.is_datetime64_any_dtype(column))
     ]
 
 

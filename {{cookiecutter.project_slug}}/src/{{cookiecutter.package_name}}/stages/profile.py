@@ -1,9 +1,11 @@
 """Stage profile: the reference for drift monitoring, published with each model version.
 
-Per raw input column of the training rows (the columns clients send, before derive.py):
-quantile bins and the empirical CDF for numbers, category frequencies for text, and the
-missing rate; plus the distribution of the model's predictions on the test rows. Dates are
-inputs but not profiled: a batch's dates are later than training's by nature.
+Per raw input column of the training rows that reaches the model's features as it is (the
+columns clients send, before derive.py): quantile bins and the empirical CDF for numbers,
+category frequencies for text, and the missing rate; plus the distribution of the model's
+predictions on the test rows. A column derive() drops or turns into others (an identifier,
+a date: a batch's dates are later than training's by nature) is listed among the inputs,
+with its missing rate, but not profiled.
 `python -m <package> monitor` compares batches with it.
 
 The bins and ECDF points come from a deterministic sample (pipeline/profiling.py says why
@@ -28,11 +30,15 @@ from ..pipeline.features import column_kinds, input_types, model_inputs
 log = logging.getLogger(__name__)
 
 
-def feature_counts(frame: pd.DataFrame, number: int, grids: dict, categorical: list) -> dict:
-    """One partition's rows and counts: numeric features on their grids, categories by name."""
+def feature_counts(
+    frame: pd.DataFrame, number: int, grids: dict, categorical: list, inputs: list
+) -> dict:
+    """One partition's rows and counts: numeric features on their grids, categories by name,
+    and every input's missing values."""
     counts = {name: profiling.numeric_counts(frame[name], grid) for name, grid in grids.items()}
     counts |= {name: profiling.category_counts(frame[name]) for name in categorical}
-    return {"rows": len(frame), "columns": counts}
+    missing = {name: int(frame[name].isna().sum()) for name in inputs}
+    return {"rows": len(frame), "columns": counts, "missing": missing}
 
 
 def predicted(frame: pd.DataFrame, model: Pipeline, target: str) -> pd.Series:
@@ -56,9 +62,12 @@ def profile(model: Pipeline, train: Table, test: Table, params: Params) -> dict:
     predictions."""
     target = params.data.target
     sample = model_inputs(model, rows.sample(train, profiling.SAMPLE_ROWS, profiling.SAMPLE_SEED))
-    kinds = column_kinds(sample)
+    # The raw columns the model's features keep as they are: a column derive() drops (an
+    # identifier) or turns into others (a date) tells nothing about the model's inputs.
+    kept = set(model.named_steps["derive"].features_out_)
+    kinds = column_kinds(sample[[name for name in sample.columns if name in kept]])
     grids = {name: profiling.numeric_grid(sample[name]) for name in kinds.numeric}
-    parts = train.summarise(feature_counts, grids, kinds.categorical)
+    parts = train.summarise(feature_counts, grids, kinds.categorical, list(sample.columns))
     columns = {
         name: profiling.numeric_summary_of(
             profiling.merge_numeric([part["columns"][name] for part in parts]), grid
@@ -79,10 +88,15 @@ def profile(model: Pipeline, train: Table, test: Table, params: Params) -> dict:
         grid = profiling.numeric_grid(predicted(test_sample, model, target).astype(float))
         counts = profiling.merge_numeric(test.summarise(value_counts, model, target, grid))
         predictions = profiling.numeric_summary_of(counts, grid)
+    total = sum(part["rows"] for part in parts)
+    inputs = [
+        {**entry, "missing_rate": sum(part["missing"][entry["name"]] for part in parts) / total}
+        for entry in input_types(sample)
+    ]
     return {
-        "rows": sum(part["rows"] for part in parts),
+        "rows": total,
         "target": target,
-        "inputs": input_types(sample),
+        "inputs": inputs,
         "features": dict(sorted(columns.items())),
         "predictions": predictions,
     }

@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 from ..errors import PipelineError
 from ..params import Params, load_params
 from ..pipeline.data import features_and_target
+from ..pipeline.derive_step import DeriveStep
 from ..pipeline.engine import Table, open_table, running
 from ..pipeline.model import build_model, save_model
 from ..pipeline.rows import count_rows, sample
@@ -32,11 +33,14 @@ def training_rows(table: Table, params: Params) -> pd.DataFrame:
 
 
 def train(frame: pd.DataFrame, params: Params) -> Pipeline:
-    """Fit preprocessing and estimator together, so serving repeats exactly the same steps."""
-    features, target = features_and_target(frame, params.data.target)
+    """Fit derive, preprocessing and estimator as one pipeline, so serving repeats exactly
+    the same steps."""
+    raw, target = features_and_target(frame, params.data.target)
+    derive = DeriveStep()
+    features = derive.fit_transform(raw)  # derive() once: the rest is fitted on its output
     settings = params.train
     chosen = settings.estimator_params
-    model = build_model(features, params.task, settings.estimator, chosen, settings.seed)
+    model = build_model(derive, features, params.task, settings.estimator, chosen, settings.seed)
     # Every core (on Dask: every worker, through joblib's dask backend) for the estimator's
     # own parallel work: a forest seeds its trees up front, so any number of them grows the
     # same trees. n_jobs is set back before the model is saved, so its bytes do not depend
@@ -47,7 +51,8 @@ def train(frame: pd.DataFrame, params: Params) -> Pipeline:
     if unset:
         estimator.set_params(n_jobs=-1)
     try:
-        return model.fit(features, target)
+        model[1:].fit(features, target)  # the same step objects: `model` is fitted whole
+        return model
     except ValueError as error:
         raise PipelineError(
             f"training {settings.estimator} failed: {error} - check train.{settings.estimator} "

@@ -2,8 +2,8 @@
 
 Each partition is checked on its own and summarised; the summaries add up to the checks of
 the whole table, so the data never has to fit in memory at once. The features derive.py
-makes are checked on a sample: columns no model can use fail here, before training, and
-text that looks like an identifier gets a warning.
+makes are checked on the first partition's head: columns no model can use fail here,
+before training, and text that looks like an identifier gets a warning.
 """
 
 import argparse
@@ -22,7 +22,7 @@ from ..errors import PipelineError
 from ..params import Params, load_params
 from ..pipeline.derivation import DERIVE_FILE, check_usable, derived
 from ..pipeline.engine import Table, open_table, running
-from ..pipeline.features import column_kinds, prepare
+from ..pipeline.features import column_kinds
 from ..pipeline.rows import sample
 from ..pipeline.schema import (
     column_stats,
@@ -36,7 +36,8 @@ from ..pipeline.schema import (
 log = logging.getLogger(__name__)
 # Rows a first run infers column types from; nullability and ranges come from every row.
 INFERENCE_ROWS = 100_000
-# Rows derive.py's features are checked on; an identifier shows in far fewer.
+# Rows of the first partition derive.py's features are checked on; an identifier shows in
+# far fewer.
 DERIVED_SAMPLE_ROWS = 10_000
 # Text with more distinct values than this share of its rows (and at least IDENTIFIER_ROWS
 # rows) is likely an identifier: one-hot encoded, it only memorises rows.
@@ -54,6 +55,7 @@ class Summary:
     classes: Counter = field(default_factory=Counter)  # classification: label -> rows
     continuous: Any = None  # classification: a non-integer target value, if any
     distinct: set = field(default_factory=set)  # regression: up to two target values
+    warnings: list = field(default_factory=list)  # of derive.py's features (partition 0)
 
     def __add__(self, other: "Summary") -> "Summary":
         return Summary(
@@ -63,6 +65,7 @@ class Summary:
             self.classes + other.classes,
             self.continuous if self.continuous is not None else other.continuous,
             set(sorted(self.distinct | other.distinct)[:2]),
+            self.warnings + other.warnings,
         )
 
 
@@ -82,11 +85,14 @@ def summarise(
     """Check one partition against the schema and count what the whole-table checks need."""
     labelled = labelled_rows(partition, number, target, schema, schema_path)
     values = labelled[target]
+    features = labelled.drop(columns=[target])
     summary = Summary(
         rows=len(labelled),
         dropped=len(partition) - len(labelled),
-        unusable=column_kinds(labelled.drop(columns=[target])).unusable,
+        unusable=column_kinds(features).unusable,
     )
+    if number == 0 and not summary.unusable:  # derive.py's features, checked on a head
+        summary.warnings = feature_warnings(features.head(DERIVED_SAMPLE_ROWS))
     if task == "regression":
         summary.distinct = set(values.drop_duplicates().head(2).tolist())
     else:
@@ -128,15 +134,13 @@ def validate(
             "text or ISO 8601 dates, or drop them from the data"
         )
     check_target(total, table.meta[target].dtype, target, task)
-    rows = sample(table, DERIVED_SAMPLE_ROWS, seed=0, total=total.rows + total.dropped)
-    warnings = feature_warnings(rows.drop(columns=target))
-    for warning in warnings:
+    for warning in total.warnings:
         log.warning(warning)
     report = {
         "rows": total.rows,
         "rows_dropped_missing_target": total.dropped,
         "columns": len(table.columns) - 1,
-        "warnings": warnings,
+        "warnings": total.warnings,
     }
     return table.map(labelled_rows, target, schema, where), report
 
@@ -144,7 +148,7 @@ def validate(
 def feature_warnings(raw: pd.DataFrame) -> list[str]:
     """Check the features derive.py makes of these rows (PipelineError for a column no model
     can use); warn of text columns that look like identifiers."""
-    features = derived(prepare(raw))
+    features = derived(raw)
     check_usable(features)
     warnings = []
     for name in column_kinds(features).categorical:

@@ -5,7 +5,7 @@ import asyncio
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from ...deploy.registry import RegistryError
+from ...errors import PipelineError
 from ..dependencies import HolderDep, PredictionLogDep, SettingsDep, require_admin
 from ..responses import JSONBody
 
@@ -38,14 +38,16 @@ async def reload(holder: HolderDep) -> JSONBody:
     return JSONBody({"model_version": version, "refused": holder.refused})
 
 
-@router.post("/rollback", responses={409: {"description": "there is no version to go back to"}})
+@router.post(
+    "/rollback",
+    responses={409: {"description": "no version to go back to, or it fails a check"}},
+)
 async def rollback(holder: HolderDep) -> JSONBody:
     """Point this server's environment (DEPLOY_ENV) back at the version it served before,
-    as `make rollback` does, and serve it. With several workers, the others follow at
-    their next poll."""
+    as `make rollback` does, once it passes every check of a load, and serve it. With
+    several workers, the others follow at their next poll."""
     try:
-        await asyncio.to_thread(holder.registry.rollback, holder.env)
-    except RegistryError as error:
+        version = await asyncio.to_thread(holder.rollback)
+    except PipelineError as error:  # nothing to go back to, or a version that fails a check
         raise HTTPException(409, detail=str(error)) from None
-    version = await asyncio.to_thread(holder.sync)
     return JSONBody({"model_version": version, "refused": holder.refused})
