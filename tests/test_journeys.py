@@ -177,6 +177,8 @@ def test_a_new_stage_is_one_module_one_block_and_a_params_section(project: Path)
     # server is started on the model the new stage shaped.
     result = run("make ci && make deploy", project, env=SERVER_TESTS_RAN_ELSEWHERE)
     assert "dvc.lock is unchanged" in result.stdout and "deploy check passed" in result.stdout
+    # The stage dropped columns clients would send from data.source: deploy says so.
+    assert "data.source has column(s) the model does not take" in result.stderr
 
     manifest = json.loads(next(project.glob("registry/*/versions/*/manifest.json")).read_text())
     kept = [feature["name"] for feature in manifest["features"]]
