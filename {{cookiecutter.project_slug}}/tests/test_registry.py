@@ -13,6 +13,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from {{ cookiecutter.package_name }}.deploy import bundle, release
 from {{ cookiecutter.package_name }}.deploy.bundle import BundleError, check_and_load
+from {{ cookiecutter.package_name }}.deploy.graph import GRAPH_FILE
 from {{ cookiecutter.package_name }}.deploy.registry import (
     HISTORY_LENGTH,
     HISTORY_MARK,
@@ -165,7 +166,7 @@ def test_manifest_describes_the_model(registry: Registry, mixed_frame: pd.DataFr
     assert features["colour"]["categories"] == ["blue", "green", "red"]
     assert features["size"]["nullable"] and not features["count"]["nullable"]
     assert manifest["classes"] == [0, 1]
-    assert set(manifest["sha256"]) == {bundle.MODEL_FILE, bundle.PROFILE_FILE}
+    assert set(manifest["sha256"]) == {bundle.MODEL_FILE, bundle.PROFILE_FILE, GRAPH_FILE}
     assert json.loads(json.dumps(manifest)) == manifest
 
 

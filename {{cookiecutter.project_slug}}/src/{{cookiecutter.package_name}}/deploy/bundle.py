@@ -8,10 +8,11 @@ record, not a permission).
 import hashlib
 import io
 import json
+import logging
 import platform
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 import numpy as np
@@ -23,7 +24,10 @@ from sklearn.pipeline import Pipeline
 from ..errors import PipelineError
 from ..pipeline.derive_step import check_code
 from ..pipeline.features import column_kinds, input_types, to_dates
+from . import graph
 from .trusted import TRUSTED_TYPES
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.skops"
 PROFILE_FILE = "reference_profile.json"
@@ -182,6 +186,9 @@ def build(
     check_code(model, "the model in models/")  # never ship features the code cannot make
     smoke = test_features.head(SMOKE_ROWS)
     files = {MODEL_FILE: archive, PROFILE_FILE: profile}
+    compiled, record = graph.export(model, test_features, outputs(model, test_features))
+    if compiled is not None:
+        files[graph.GRAPH_FILE] = compiled
     manifest = {
         **facts,
         "sha256": {name: sha256(data) for name, data in files.items()},
@@ -191,6 +198,7 @@ def build(
         "classes": np.asarray(getattr(model, "classes_", [])).tolist(),
         "trusted_types": needed,
         "derive_hash": model.named_steps["derive"].code_hash_,
+        "graph": record,
         "smoke": {"rows": records(smoke), **outputs(model, smoke)},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -199,12 +207,25 @@ def build(
 
 @dataclass(frozen=True)
 class Loaded:
-    """A checked model, ready to serve, with the version's files."""
+    """A checked model, ready to serve, with the version's files; its ONNX graph's runner
+    when it serves through ONNX Runtime."""
 
     version: str
     manifest: dict
     model: Pipeline
     files: dict[str, bytes]
+    runner: graph.GraphRunner | None = None
+
+    @property
+    def runtime(self) -> str:
+        return "skops" if self.runner is None else "onnx"
+
+    def outputs(self, frame: pd.DataFrame) -> dict:
+        """Predictions (and probabilities) for raw rows, through the graph where there is
+        one: derive.py's features first, in Python, either way."""
+        if self.runner is None:
+            return outputs(self.model, frame)
+        return self.runner.outputs(self.model[:1].transform(frame))
 
 
 def load_version(store, version: str) -> Loaded:
@@ -248,9 +269,40 @@ def check_and_load(manifest: dict, files: dict[str, bytes]) -> Loaded:
     smoke = manifest["smoke"]
     names = [f["name"] for f in manifest["features"]]
     rows = [tuple(row[name] for name in names) for row in smoke["rows"]]
-    got = outputs(model, frame_from_rows(rows, manifest["features"]))
+    frame = frame_from_rows(rows, manifest["features"])
+    got = outputs(model, frame)
     if got["predictions"] != smoke["predictions"] or not np.allclose(
         got.get("probabilities", []), smoke.get("probabilities", []), atol=1e-9
     ):
         raise BundleError(f"version {version}: the smoke rows do not give the recorded outputs")
-    return Loaded(version, manifest, model, files)
+    loaded = Loaded(version, manifest, model, files)
+    return replace(loaded, runner=graph_runner(loaded, frame, got))
+
+
+def graph_runner(loaded: Loaded, smoke: pd.DataFrame, expected: dict) -> graph.GraphRunner | None:
+    """The version's graph in ONNX Runtime, as SERVE_RUNTIME asks, once it answers the smoke
+    rows as scikit-learn does; None to serve through scikit-learn. With SERVE_RUNTIME=onnx a
+    version without a working graph is refused, saying why."""
+    chosen, record = graph.runtime(), loaded.manifest.get("graph") or {}
+    if chosen == "skops":
+        return None
+    why = record.get("skipped", "it was deployed before graphs were")
+    if graph.GRAPH_FILE in loaded.files:
+        try:
+            runner = graph.GraphRunner(
+                loaded.files[graph.GRAPH_FILE], record[graph.NUMBERS], record[graph.TEXTS]
+            )
+            _, problem = graph.compare(runner.outputs(loaded.model[:1].transform(smoke)), expected)
+        except Exception as error:  # an onnxruntime that cannot run it, a broken record
+            problem = f"{type(error).__name__}: {error}"
+        if problem is None:
+            return runner
+        why = f"its graph does not answer the smoke rows as scikit-learn does: {problem}"
+    if chosen == "onnx":
+        raise BundleError(
+            f"version {loaded.version} has no ONNX graph to serve ({why}) - unset "
+            "SERVE_RUNTIME (auto) to serve it through scikit-learn"
+        )
+    if graph.GRAPH_FILE in loaded.files:
+        log.warning("version %s serves through scikit-learn: %s", loaded.version, why)
+    return None

@@ -179,6 +179,18 @@ def _deploy(params: Params, store: Registry, env: str) -> str:
     }
     profile = product("profile").read_bytes()
     files, manifest = bundle.build(model, model_inputs(model, test_features), profile, facts)
+    record = manifest["graph"]
+    if "skipped" in record:
+        log.warning(
+            "no ONNX graph: %s - the version serves through scikit-learn", record["skipped"]
+        )
+    else:
+        log.info(
+            "ONNX graph: the same answers as scikit-learn on %d test rows (largest difference "
+            "%.2g)",
+            record["rows_compared"],
+            record["max_difference"],
+        )
     bundle.check_and_load(manifest, files)  # every check a server makes, before publishing
     version = store.publish(files, manifest, commit)
     store.promote(version, env=env)

@@ -1,0 +1,177 @@
+"""The model as an ONNX graph that ONNX Runtime runs in microseconds where scikit-learn
+takes milliseconds: the fitted pipeline after its derive step (derive.py stays Python and
+runs first), with the numeric columns as one float64 tensor and the text columns as one
+string tensor, never a tensor per column.
+
+A graph is kept only when it gives scikit-learn's answers on the test rows: the same
+labels, probabilities within TOLERANCE, regression values within TOLERANCE relative (or
+absolute, under 1). The skops model stays the source of truth and the fallback. A graph is
+data, not code: it is checksummed like the model, and loading it builds no Python object.
+"""
+
+import copy
+import os
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from ..errors import PipelineError
+
+GRAPH_FILE = "model.onnx"
+NUMBERS, TEXTS = "numbers", "texts"  # the graph's inputs
+# A missing category reaches the graph as this text: the encoder learned NaN, its own
+# level, under this name.
+MISSING_TEXT = "nan"
+TOLERANCE = 1e-5
+OPSETS = {"": 17, "ai.onnx.ml": 3}  # what the onnxruntime in uv.lock runs, on 3.10 too
+
+
+def export(model: Pipeline, raw: pd.DataFrame, expected: dict) -> tuple[bytes | None, dict]:
+    """The graph of a fitted model and the record of its check against scikit-learn's
+    `expected` outputs for the raw test rows; (None, why) when a step does not convert or
+    the answers differ."""
+    preprocess = model.named_steps["preprocess"]
+    groups = {name: list(columns) for name, _, columns in preprocess.transformers_}
+    numeric, text = groups.get("numeric", []), groups.get("categorical", [])
+    try:
+        graph = convert(model, numeric, text)
+        runner = GraphRunner(graph, numeric, text)
+        got = runner.outputs(model[:1].transform(raw))
+    except Exception as error:  # any converter or runtime failure: no graph, say why
+        message = " ".join(str(error).split())[:200]
+        return None, {"skipped": f"a step does not convert: {type(error).__name__}: {message}"}
+    difference, problem = compare(got, expected)
+    if problem:
+        return None, {"skipped": f"it disagrees with scikit-learn on the test rows: {problem}"}
+    record = {
+        "file": GRAPH_FILE,
+        NUMBERS: numeric,
+        TEXTS: text,
+        "rows_compared": len(raw),
+        "max_difference": difference,
+        "onnxruntime": ort.__version__,
+    }
+    return graph, record
+
+
+def convert(model: Pipeline, numeric: list[str], text: list[str]) -> bytes:
+    """The model after its derive step as ONNX: its columns taken from two tensors, the
+    preprocessing in float64 and its output cast to float32 for the estimator, as
+    scikit-learn does (its trees compare float32 values with their thresholds; computing
+    in float32 throughout moves values across thresholds)."""
+    # Imported here: seconds to import, and only deploy converts.
+    import onnx
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+
+    from . import graph_imputer  # noqa: F401 - SimpleImputer in float64, registered
+
+    preprocess = model.named_steps["preprocess"]
+    # skl2onnx numbers columns across the inputs in order (numbers first, then texts): the
+    # column transformer's names become those positions, in a copy of the fitted one.
+    position = {name: i for i, name in enumerate([*numeric, *text])}
+    grouped = copy.copy(preprocess)
+    grouped.transformers_ = [
+        (name, step, [position[column] for column in columns])
+        for name, step, columns in grouped.transformers_
+        if len(columns) and step != "drop"
+    ]
+    inputs = [(NUMBERS, DoubleTensorType([None, len(numeric)]))] if numeric else []
+    inputs += [(TEXTS, StringTensorType([None, len(text)]))] if text else []
+    features = convert_sklearn(grouped, initial_types=inputs, target_opset=OPSETS)
+    width = len(preprocess.get_feature_names_out())
+    produced = features.graph.output.pop()
+    features.graph.node.append(
+        onnx.helper.make_node("Cast", [produced.name], ["features"], to=onnx.TensorProto.FLOAT)
+    )
+    features.graph.output.append(
+        onnx.helper.make_tensor_value_info("features", onnx.TensorProto.FLOAT, [None, width])
+    )
+    estimator = model[-1]
+    options = {id(estimator): {"zipmap": False}} if hasattr(estimator, "predict_proba") else None
+    predicting = convert_sklearn(
+        estimator,
+        initial_types=[("features", FloatTensorType([None, width]))],
+        target_opset=OPSETS,
+        options=options,
+    )
+    predicting = onnx.compose.add_prefix(predicting, "estimator_", rename_inputs=False)
+    # skl2onnx declares the lowest opsets each part needs; merging wants one set: the
+    # versions both were converted for.
+    for part in (features, predicting):
+        del part.opset_import[:]
+        part.opset_import.extend(
+            onnx.helper.make_opsetid(domain, version) for domain, version in OPSETS.items()
+        )
+    whole = onnx.compose.merge_models(features, predicting, io_map=[("features", "features")])
+    return whole.SerializeToString()
+
+
+def compare(got: dict, expected: dict) -> tuple[float, str | None]:
+    """The largest difference between two sets of outputs, and what breaks the tolerance."""
+    if "probabilities" in expected:
+        if got["predictions"] != expected["predictions"]:
+            pairs = zip(got["predictions"], expected["predictions"], strict=True)
+            wrong = sum(ours != theirs for ours, theirs in pairs)
+            return 1.0, f"{wrong} of {len(got['predictions'])} labels differ"
+        ours, theirs = np.asarray(got["probabilities"]), np.asarray(expected["probabilities"])
+        difference = float(np.max(np.abs(ours - theirs), initial=0.0))
+        if difference > TOLERANCE:
+            return difference, f"probabilities differ by up to {difference:.2g}"
+        return difference, None
+    ours, theirs = np.asarray(got["predictions"]), np.asarray(expected["predictions"])
+    relative = np.abs(ours - theirs) / np.maximum(np.abs(theirs), 1.0)
+    difference = float(np.max(relative, initial=0.0))
+    if difference > TOLERANCE:
+        return difference, f"predictions differ by up to {difference:.2g} (relative)"
+    return difference, None
+
+
+RUNTIMES = ("auto", "onnx", "skops")
+
+
+def runtime() -> str:
+    """SERVE_RUNTIME: auto (the graph when a version has one, else scikit-learn), onnx
+    (a version without a graph is refused) or skops (scikit-learn always)."""
+    chosen = os.environ.get("SERVE_RUNTIME") or "auto"
+    if chosen not in RUNTIMES:
+        raise PipelineError(f"SERVE_RUNTIME={chosen!r} - use one of {', '.join(RUNTIMES)}")
+    return chosen
+
+
+def threads() -> int:
+    """ONNX Runtime's threads per process (SERVE_ONNX_THREADS, 1): each server worker and
+    each request batch runs on one core, the workers spread over the others."""
+    return int(os.environ.get("SERVE_ONNX_THREADS") or 1)
+
+
+class GraphRunner:
+    """An ONNX Runtime session of a graph, answering like bundle.outputs does."""
+
+    def __init__(self, graph: bytes, numeric: list[str], text: list[str]) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = threads()
+        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self.numeric, self.text = numeric, text
+        self.classifier = len(self.session.get_outputs()) > 1  # label and probabilities
+
+    def outputs(self, features: pd.DataFrame) -> dict:
+        """Predictions (and probabilities) for the derived features of some rows."""
+        numbers = features[self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+        texts = features[self.text].fillna(MISSING_TEXT).to_numpy(dtype=str)
+        return self.run(numbers, texts)
+
+    def run(self, numbers: np.ndarray, texts: np.ndarray | None = None) -> dict:
+        """Predictions for the two input blocks (numbers; strings, missing as MISSING_TEXT)."""
+        feeds: dict[str, np.ndarray | None] = {}
+        if self.numeric:
+            feeds[NUMBERS] = np.asarray(numbers, dtype=np.float64)
+        if self.text:
+            feeds[TEXTS] = texts
+        results = self.session.run(None, feeds)
+        if not self.classifier:
+            return {"predictions": results[0].ravel().astype(np.float64).tolist()}
+        probabilities = results[1].astype(np.float64).round(12)
+        return {"predictions": results[0].tolist(), "probabilities": probabilities.tolist()}

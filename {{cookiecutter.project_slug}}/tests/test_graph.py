@@ -1,0 +1,85 @@
+"""The ONNX graph deploy exports: the same answers as scikit-learn, or no graph and why; a
+version served through it, or through scikit-learn when it has none or SERVE_RUNTIME says."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.deploy import bundle, graph
+from {{ cookiecutter.package_name }}.deploy.registry import Registry
+from {{ cookiecutter.package_name }}.stages.train import train
+
+from .conftest import make_params, publish_tiny, small_frame
+
+KINDS = {
+    "numbers": ["size", "count"],
+    "text": ["colour"],
+    "both": ["size", "count", "colour"],
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("estimator", ["random_forest", "gradient_boosting", "linear"])
+def test_a_graph_gives_scikit_learns_answers_or_is_left_out(estimator, task, kind) -> None:
+    """Forests and linear models convert for both tasks and any kinds of columns, within
+    the tolerance; what does not convert (gradient boosting here) ships without a graph,
+    saying why."""
+    frame = small_frame(task)[[*KINDS[kind], "target"]]
+    model = train(frame, make_params(task, estimator))
+    raw = frame.drop(columns="target")
+    expected = bundle.outputs(model, raw)
+    compiled, record = graph.export(model, raw, expected)
+    if compiled is None:
+        assert estimator == "gradient_boosting", record
+        assert record["skipped"].startswith("a step does not convert")
+        return
+    assert record["rows_compared"] == len(raw) and record["max_difference"] <= graph.TOLERANCE
+    runner = graph.GraphRunner(compiled, record[graph.NUMBERS], record[graph.TEXTS])
+    got = runner.outputs(model[:1].transform(raw))
+    assert got["predictions"] == expected["predictions"] or task == "regression"
+    assert graph.compare(got, expected)[1] is None
+
+
+def test_missing_and_unseen_values_reach_the_graph_as_the_model_takes_them(mixed_frame):
+    model = train(mixed_frame, make_params())
+    raw = mixed_frame.drop(columns="target")
+    compiled, record = graph.export(model, raw, bundle.outputs(model, raw))
+    rows = pd.DataFrame({"size": [np.nan, 11.0], "count": [2, 0], "colour": [None, "purple"]})
+    runner = graph.GraphRunner(compiled, record[graph.NUMBERS], record[graph.TEXTS])
+    got, expected = runner.outputs(model[:1].transform(rows)), bundle.outputs(model, rows)
+    assert graph.compare(got, expected)[1] is None
+
+
+def test_a_version_serves_through_its_graph_or_scikit_learn(registry, mixed_frame, monkeypatch):
+    """With a graph: ONNX Runtime (auto), scikit-learn when SERVE_RUNTIME=skops; without
+    one: scikit-learn, and SERVE_RUNTIME=onnx refuses it saying why."""
+    forest = publish_tiny(registry, mixed_frame)
+    boosted = publish_tiny(registry, mixed_frame, estimator="gradient_boosting")
+    assert bundle.load_version(registry, forest).runtime == "onnx"
+    assert bundle.load_version(registry, boosted).runtime == "skops"
+    monkeypatch.setenv("SERVE_RUNTIME", "skops")
+    assert bundle.load_version(registry, forest).runtime == "skops"
+    monkeypatch.setenv("SERVE_RUNTIME", "onnx")
+    assert bundle.load_version(registry, forest).runtime == "onnx"
+    with pytest.raises(bundle.BundleError, match=f"version {boosted} has no ONNX graph to serve"):
+        bundle.load_version(registry, boosted)
+    monkeypatch.setenv("SERVE_RUNTIME", "fast")
+    with pytest.raises(bundle.PipelineError, match="SERVE_RUNTIME='fast' - use one of auto"):
+        bundle.load_version(registry, forest)
+
+
+def test_the_graphs_answers_are_scikit_learns(registry: Registry, mixed_frame) -> None:
+    loaded = bundle.load_version(registry, publish_tiny(registry, mixed_frame))
+    raw = mixed_frame.drop(columns="target")
+    got, expected = loaded.outputs(raw), bundle.outputs(loaded.model, raw)
+    assert got["predictions"] == expected["predictions"]
+    assert np.allclose(got["probabilities"], expected["probabilities"], atol=graph.TOLERANCE)
+
+
+def test_a_tampered_graph_is_refused(registry: Registry, mixed_frame) -> None:
+    version = publish_tiny(registry, mixed_frame)
+    path = f"{registry.base}/versions/{version}/{graph.GRAPH_FILE}"
+    registry.fs.pipe_file(path, registry.fs.cat_file(path) + b"\0")
+    with pytest.raises(bundle.BundleError, match=f"{graph.GRAPH_FILE} does not match its sha256"):
+        bundle.load_version(registry, version)
