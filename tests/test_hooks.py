@@ -39,6 +39,7 @@ VALID = {
     "dvc_remote": "local",
     "dvc_remote_url": "../churn-dvc-storage",
     "serving": "fastapi",
+    "compute": "local",
     "license": "MIT",
 }
 

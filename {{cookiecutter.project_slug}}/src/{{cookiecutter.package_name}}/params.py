@@ -18,7 +18,8 @@ Estimator = Literal["random_forest", "gradient_boosting", "linear"]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # protected_namespaces: deploy.model_name is a params.yaml key; pydantic < 2.10 warned.
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
 
 class DataParams(Section):

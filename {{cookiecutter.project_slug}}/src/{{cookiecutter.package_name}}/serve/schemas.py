@@ -1,6 +1,6 @@
 """Request and response bodies, for the OpenAPI docs and for clients."""
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Value = float | str | None
 
@@ -14,6 +14,9 @@ class PredictRequest(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    # Field names such as model_version are the API's; pydantic before 2.10 warned on them.
+    model_config = ConfigDict(protected_namespaces=())
+
     predictions: list[float | int | str | bool]
     probabilities: list[list[float]] | None = None
     classes: list[float | int | str | bool] | None = None
@@ -21,5 +24,7 @@ class PredictResponse(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
     status: str
     model_version: str | None = None

@@ -24,7 +24,7 @@ def model_name_in_params() -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SERVE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SERVE_", extra="ignore", protected_namespaces=())
 
     registry: str = Field("registry", validation_alias="MODEL_REGISTRY")
     deploy_env: str = Field(
