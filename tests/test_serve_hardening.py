@@ -66,7 +66,10 @@ def test_a_poisoned_client_fails_no_other_request(served) -> None:
     root, port, _ = served
     v2 = f"/v2/models/{model_name(root)}/infer"
     valid, poisoned, done = Counter(), Counter(), threading.Event()
-    tensors = [{"name": k, "shape": [1], "datatype": "FP64", "data": [v]} for k, v in ROW.items()]
+    datatypes = {"size": "FP64", "count": "INT64", "colour": "BYTES"}
+    tensors = [
+        {"name": k, "shape": [1], "datatype": datatypes[k], "data": [v]} for k, v in ROW.items()
+    ]
     tensors[0]["data"] = [-1e40]
 
     def client(n: int) -> None:

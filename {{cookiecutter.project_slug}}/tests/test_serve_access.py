@@ -15,8 +15,11 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import AUTH, ROW, TOKEN, publish_tiny
 
+DATATYPES = {"size": "FP64", "count": "INT64", "colour": "BYTES"}
 V2 = {
-    "inputs": [{"name": k, "shape": [1], "datatype": "BYTES", "data": [v]} for k, v in ROW.items()]
+    "inputs": [
+        {"name": k, "shape": [1], "datatype": DATATYPES[k], "data": [v]} for k, v in ROW.items()
+    ]
 }
 
 
