@@ -12,7 +12,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tritonclient.http as triton
 
 from .conftest import HIDDEN, bake, free_port, run, server
 
@@ -341,3 +343,30 @@ def test_a_keep_alive_client_is_timed_from_its_last_response(impatient: int) -> 
             assert whole_response(connection).startswith(b"HTTP/1.1 200")
         connection.sendall(b"GET /health/live HTTP/1.1\r\n")
         assert closed_after(connection) < 3
+
+
+def test_tritonclient_predicts_as_the_rest_api_does(served) -> None:
+    """The stock Open Inference Protocol client, as its users call it: it posts JSON with no
+    Content-Type (it got 415), with each input's datatype from the model's metadata."""
+    root, port, _ = served
+    name = model_name(root)
+    client = triton.InferenceServerClient(f"127.0.0.1:{port}")
+    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready(name)
+    rows = [ROW, {**ROW, "size": 7.5, "colour": "blue"}]
+    inputs = []
+    for tensor in client.get_model_metadata(name)["inputs"]:
+        values = [row[tensor["name"]] for row in rows]
+        kind = np.float64 if tensor["datatype"] == "FP64" else np.object_
+        data = triton.InferInput(tensor["name"], [len(rows)], tensor["datatype"])
+        data.set_data_from_numpy(np.array(values, dtype=kind), binary_data=False)
+        inputs.append(data)
+    result = client.infer(name, inputs)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(
+        "POST", "/predict", json.dumps({"records": rows}), {"Content-Type": "application/json"}
+    )
+    expected = json.loads(connection.getresponse().read())
+    connection.close()
+    assert result.as_numpy("predict").tolist() == expected["predictions"]
+    assert result.as_numpy("predict_proba").tolist() == expected["probabilities"]
+    assert result.get_response()["model_version"] == expected["model_version"]

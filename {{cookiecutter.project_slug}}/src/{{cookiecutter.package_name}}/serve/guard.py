@@ -6,10 +6,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .responses import JSONBody
 
+JSON = b"application/json"
 # POST routes whose body must be JSON: a browser form from another site cannot send it
 # without a CORS preflight, which this server does not answer.
 JSON_ROUTES = ("/predict",)
-JSON_ROUTE_SUFFIX = "/infer"  # the V2 infer routes, under /v2/models/
+JSON_ROUTE_SUFFIX = "/infer"  # the V2 infer routes, under /v2/models/: JSON or no type
 
 
 class BodyTimeout(Exception):
@@ -29,10 +30,15 @@ class RequestGuard:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
         path = scope["path"]
-        json_route = path in JSON_ROUTES or (
-            path.startswith("/v2/models/") and path.endswith(JSON_ROUTE_SUFFIX)
-        )
-        if json_route and not sends_json(scope):
+        if path in JSON_ROUTES:
+            refused = media_type(scope) != JSON
+        elif path.startswith("/v2/models/") and path.endswith(JSON_ROUTE_SUFFIX):
+            # tritonclient sends its JSON without a Content-Type; V2 infer changes nothing
+            # on the server, so a cross-site post of it gains nothing either.
+            refused = media_type(scope) not in (JSON, None)
+        else:
+            refused = False
+        if refused:
             detail = "the body must be JSON, sent with Content-Type: application/json"
             key = "error" if path.startswith("/v2/") else "detail"
             return await JSONBody({key: detail}, status_code=415)(scope, receive, send)
@@ -56,8 +62,9 @@ class RequestGuard:
         await self.app(scope, timed_receive, send)
 
 
-def sends_json(scope: Scope) -> bool:
+def media_type(scope: Scope) -> bytes | None:
+    """The request's Content-Type without its parameters, lowercase; None without one."""
     for name, value in scope["headers"]:
         if name == b"content-type":
-            return value.partition(b";")[0].strip().lower() == b"application/json"
-    return False
+            return value.partition(b";")[0].strip().lower()
+    return None

@@ -27,6 +27,8 @@ INTEGERS = {
 NUMERIC = frozenset({"FP16", "FP32", "FP64", *INTEGERS})
 DATATYPES = NUMERIC | {"BOOL", "BYTES"}
 NULL = type(None)
+# tritonclient's binary tensor extension: a JSON head of this length, then raw bytes.
+BINARY_HEADER = "inference-header-content-length"
 
 
 def datatype(values: np.ndarray) -> str:
@@ -199,6 +201,12 @@ async def infer(request: Request, name: str) -> JSONBody:
     state = request.app.state
     settings, batcher = state.settings, state.batcher
     served = model_named(name, state.holder, settings)
+    if BINARY_HEADER in request.headers:
+        raise V2Error(
+            400,
+            "binary tensor data is not supported - send the tensors as JSON (tritonclient: "
+            "set_data_from_numpy(array, binary_data=False))",
+        )
     try:
         body = await read_json(request, settings.max_body_mb)
         if not isinstance(body, dict):
