@@ -8,6 +8,7 @@ flight (for up to SERVE_DRAIN_TIMEOUT seconds) and exits 0.
 import asyncio
 import functools
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -24,6 +25,9 @@ APP_FACTORY = f"{__package__}.app:create_app"  # an import string: each worker b
 KEEP_ALIVE_SECONDS = 5
 MAX_HEAD_BYTES = 16 * 1024
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
+# prometheus-client's own files there: <type>_<pid>.db, a gauge's type with its mode
+# (gauge_livesum_123.db); any other file in the folder is the user's.
+METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_[0-9]+\.db")
 
 
 @functools.cache
@@ -70,14 +74,15 @@ class HeadTimeout(AutoHTTPProtocol):  # type: ignore[valid-type,misc]
 @contextmanager
 def metrics_folder(workers: int) -> Iterator[None]:
     """Several workers keep their metrics in files for a scrape to sum: in the folder
-    PROMETHEUS_MULTIPROC_DIR names, emptied first (values of an earlier run would add up),
-    or else in a private temporary folder, removed at the end."""
+    PROMETHEUS_MULTIPROC_DIR names, rid of prometheus-client's files first (values of an
+    earlier run would add up), or else in a private temporary folder, removed at the end."""
     given = os.environ.get(METRICS_DIR)
     if given:
         folder = Path(given)
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.db"):
-            stale.unlink()
+            if METRICS_FILE.fullmatch(stale.name):
+                stale.unlink()
         yield
         return
     if workers == 1:  # one process: metrics in memory
