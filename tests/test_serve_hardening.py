@@ -1,6 +1,7 @@
 """Slow tier: a served project under hostile input - poisoned rows in busy batches, huge bodies
 - and stopped: SIGTERM lets requests in flight finish, with one worker and with two."""
 
+import contextlib
 import http.client
 import json
 import os
@@ -343,6 +344,60 @@ def test_a_keep_alive_client_is_timed_from_its_last_response(impatient: int) -> 
             assert whole_response(connection).startswith(b"HTTP/1.1 200")
         connection.sendall(b"GET /health/live HTTP/1.1\r\n")
         assert closed_after(connection) < 3
+
+
+# make serve: SIGTERM to make reaches the server.
+
+
+def timed_get(port: int, path: str) -> tuple[int, float]:
+    start = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status, time.monotonic() - start
+    finally:
+        connection.close()
+
+
+def test_sigterm_to_make_serve_stops_the_server(served) -> None:
+    """make serve execs the server, so the SIGTERM make passes on to its recipe reaches it
+    (through a shell it did not, and the server kept listening after make had gone)."""
+    root = served[0]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
+    env.update(MODEL_REGISTRY="registry")
+    make = subprocess.Popen(
+        ["make", "serve", f"PORT={port}"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while timed_get_or_none(port, "/health/ready") != 200:
+            assert make.poll() is None and time.monotonic() < deadline, "make serve did not serve"
+            time.sleep(0.2)
+        make.send_signal(signal.SIGTERM)  # to make alone, as a supervisor would
+        make.wait(timeout=30)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while timed_get_or_none(port, "/health/live") is not None:
+            assert time.monotonic() < deadline, "the server still listens after make stopped"
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(make.pid, signal.SIGKILL)
+
+
+def timed_get_or_none(port: int, path: str) -> int | None:
+    """The status of GET `path`, or None when nothing listens."""
+    try:
+        return timed_get(port, path)[0]
+    except OSError:
+        return None
 
 
 def test_tritonclient_predicts_as_the_rest_api_does(served) -> None:
