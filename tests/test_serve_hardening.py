@@ -346,6 +346,63 @@ def test_a_keep_alive_client_is_timed_from_its_last_response(impatient: int) -> 
         assert closed_after(connection) < 3
 
 
+# SIGTERM under load: with two workers, uvicorn's supervisor kept listening until both had
+# drained and exited, and reset the connections queued meanwhile (16 and 17 under 16 threads).
+LOAD_THREADS = 8
+
+
+def fresh_connection_load(port: int, stop: threading.Event, outcomes: Counter) -> None:
+    """One client: a new connection per request until `stop`; each outcome counted: the
+    status, `refused` (nothing was sent, so a client may retry elsewhere), or `lost` (sent,
+    then reset or closed unanswered)."""
+    body = json.dumps({"records": [ROW]}).encode()
+    request = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    )
+    while not stop.is_set():
+        try:
+            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+        except OSError:
+            outcomes["refused"] += 1
+            time.sleep(0.01)
+            continue
+        try:
+            connection.sendall(request)
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+            outcomes[answer.split(b" ", 2)[1].decode() if answer else "lost"] += 1
+        except OSError:
+            outcomes["lost"] += 1
+        finally:
+            connection.close()
+
+
+def test_sigterm_under_load_loses_no_request_with_two_workers(start_server) -> None:
+    process, port = start_server(2)
+    stop, outcomes = threading.Event(), Counter()
+    clients = [
+        threading.Thread(target=fresh_connection_load, args=(port, stop, outcomes))
+        for _ in range(LOAD_THREADS)
+    ]
+    for client in clients:
+        client.start()
+    try:
+        time.sleep(1.5)
+        answered_before = outcomes["200"]
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=DRAIN_SECONDS + 10)
+        time.sleep(0.3)  # new connections are refused now
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+    print(f"\nSIGTERM under load, two workers: {dict(outcomes)}")
+    assert code == 0 and answered_before > 0 and outcomes["refused"] > 0
+    assert set(outcomes) == {"200", "refused"}, outcomes
+
+
 # make serve: SIGTERM to make reaches the server.
 
 

@@ -5,8 +5,6 @@ pointer on its own. SIGTERM (or Ctrl-C) stops taking connections, answers the re
 flight (for up to SERVE_DRAIN_TIMEOUT seconds) and exits 0.
 """
 
-import asyncio
-import functools
 import os
 import re
 import shutil
@@ -17,8 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors.multiprocess import Multiprocess
 
+from .connection import HeadTimeout
 from .settings import Settings
 
 APP_FACTORY = f"{__package__}.app:create_app"  # an import string: each worker builds its app
@@ -28,47 +28,6 @@ METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mod
 # prometheus-client's own files there: <type>_<pid>.db, a gauge's type with its mode
 # (gauge_livesum_123.db); any other file in the folder is the user's.
 METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_[0-9]+\.db")
-
-
-@functools.cache
-def read_timeout() -> float:
-    return Settings().read_timeout  # once per worker process
-
-
-# uvicorn declares AutoHTTPProtocol a variable (httptools' protocol when installed, else
-# h11's), which mypy refuses as a base class; it is a class at run time.
-class HeadTimeout(AutoHTTPProtocol):  # type: ignore[valid-type,misc]
-    """uvicorn's HTTP protocol, closing a connection that has not sent a whole request head
-    `seconds` (SERVE_READ_TIMEOUT by default) after it opened or after its last response
-    (uvicorn alone waits forever for a half-sent head, and for the first request on a new
-    connection). A module-level class, so that spawned worker processes can import it."""
-
-    seconds: float | None = None  # None: SERVE_READ_TIMEOUT
-    _head_timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        super().connection_made(transport)
-        self._arm_head_timer()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._arm_head_timer()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-        super().connection_lost(exc)
-
-    def _arm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-        seconds = self.seconds or read_timeout()
-        self._head_timer = self.loop.call_later(seconds, self._head_deadline)
-
-    def _head_deadline(self) -> None:
-        waiting = self.cycle is None or self.cycle.response_complete  # no request running
-        if waiting and not self.transport.is_closing():
-            self.transport.close()
 
 
 @contextmanager
@@ -97,6 +56,19 @@ def metrics_folder(workers: int) -> Iterator[None]:
         shutil.rmtree(private, ignore_errors=True)
 
 
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor of several workers, closing its copy of the shared listening
+    socket before it stops them. uvicorn's keeps it open until every worker has drained and
+    exited: the kernel goes on queueing new connections that no worker accepts any more,
+    and resets them all when the supervisor exits (under load, about one per client). Now
+    the socket stops listening as the last worker closes its copy."""
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
+
+
 def main(argv: list[str]) -> None:
     settings = Settings()
     settings.check_model_name()
@@ -107,24 +79,30 @@ def main(argv: list[str]) -> None:
     # the process as killed by it: a handler makes that a no-op, so a stop exits 0.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda signum, frame: None)
+    config = uvicorn.Config(
+        APP_FACTORY,
+        factory=True,
+        workers=settings.workers,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        # Idle keep-alive connections close after 5 s; beyond max_connections open
+        # connections and tasks (per worker) new requests get 503; request heads (with the
+        # h11 parser) are bounded. A request head must arrive within SERVE_READ_TIMEOUT (the
+        # connection is closed), and so must its body (the app answers 408).
+        http=HeadTimeout,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        limit_concurrency=settings.max_connections,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        # On SIGTERM: no new connections, requests in flight answered for up to this long.
+        # uvicorn annotates it int, but hands it to asyncio.wait_for, which takes float.
+        timeout_graceful_shutdown=settings.drain_timeout,  # type: ignore[arg-type]
+    )
     with metrics_folder(settings.workers):
-        uvicorn.run(
-            APP_FACTORY,
-            factory=True,
-            workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            access_log=False,
-            # Idle keep-alive connections close after 5 s; beyond max_connections open
-            # connections and tasks (per worker) new requests get 503; request heads (with
-            # the h11 parser) are bounded. A request head must arrive within
-            # SERVE_READ_TIMEOUT (the connection is closed), and so must its body (the app
-            # answers 408).
-            http=HeadTimeout,
-            timeout_keep_alive=KEEP_ALIVE_SECONDS,
-            limit_concurrency=settings.max_connections,
-            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
-            # On SIGTERM: no new connections, requests in flight answered for up to this long.
-            # uvicorn annotates it int, but hands it to asyncio.wait_for, which takes float.
-            timeout_graceful_shutdown=settings.drain_timeout,  # type: ignore[arg-type]
-        )
+        if settings.workers > 1:
+            Supervisor(config, sockets=[config.bind_socket()]).run()
+            return
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:  # the app or the port failed, as uvicorn.run says it
+            raise SystemExit(STARTUP_FAILURE)
