@@ -1,10 +1,12 @@
-"""Slow tier: a served project under hostile input - poisoned rows in busy batches, huge bodies
-- and stopped: SIGTERM lets requests in flight finish, with one worker and with two."""
+"""Slow tier: a served project under hostile input - poisoned rows in busy batches, huge bodies,
+many idle connections - and stopped: SIGTERM lets requests in flight finish and loses none
+under load, with one worker and with two, also through make serve."""
 
 import contextlib
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -191,7 +193,8 @@ def start_server(served, tmp_path):
     root = served[0]
     processes = []
 
-    def start(workers: int) -> tuple[subprocess.Popen, int]:
+    def start(workers: int, open_files: int | None = None) -> tuple[subprocess.Popen, int]:
+        """`open_files`: the server's soft limit on open files, as a shell may set it."""
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -206,7 +209,13 @@ def start_server(served, tmp_path):
         command = [str(root / ".venv/bin/python"), "-m", package, "serve"]
         # Its own process group: a failed test stops the workers too, not the parent alone.
         process = subprocess.Popen(
-            command, env=env, cwd=root, stdout=log, stderr=log, start_new_session=True
+            command,
+            env=env,
+            cwd=root,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            preexec_fn=(lambda: soft_limit_on_open_files(open_files)) if open_files else None,
         )
         processes.append(process)
         deadline = time.monotonic() + 180  # a busy machine takes a while to start two workers
@@ -346,6 +355,62 @@ def test_a_keep_alive_client_is_timed_from_its_last_response(impatient: int) -> 
         assert closed_after(connection) < 3
 
 
+# Many idle connections: uvicorn's limit_concurrency counted them, so 1,000 half-sent heads
+# made every route answer 503, the liveness probe's included.
+
+
+def soft_limit_on_open_files(wanted: int) -> None:
+    """Set this process's soft limit on open files (within its hard limit)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def timed_get(port: int, path: str) -> tuple[int, float]:
+    start = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status, time.monotonic() - start
+    finally:
+        connection.close()
+
+
+IDLE_CONNECTIONS = 1050
+
+
+def test_health_answers_while_many_idle_connections_are_held(start_server) -> None:
+    """1,050 connections that sent part of a head and wait: the server (started with the
+    common soft limit of 1,024 open files) takes them all, and the health checks, /metrics
+    and predictions still answer 200 within a second."""
+    soft_limit_on_open_files(IDLE_CONNECTIONS + 1024)  # this process holds them all
+    process, port = start_server(1, open_files=1024)
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(IDLE_CONNECTIONS):
+            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+            connection.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+            idle.append(connection)
+        deadline = time.monotonic() + 10
+        while len(os.listdir(f"/proc/{process.pid}/fd")) < IDLE_CONNECTIONS:
+            assert time.monotonic() < deadline, "the server did not accept every connection"
+            time.sleep(0.1)
+        answers = {
+            path: timed_get(port, path)
+            for path in ("/health/live", "/health/ready", "/v2/health/ready", "/metrics")
+        }
+        assert post(port, "/predict", {"records": [ROW]}) == 200
+    finally:
+        for connection in idle:
+            connection.close()
+    assert {path: status for path, (status, _) in answers.items()} == dict.fromkeys(answers, 200)
+    slowest = max(seconds for _, seconds in answers.values())
+    print(f"\nslowest health answer with {IDLE_CONNECTIONS} idle connections: {slowest:.3f} s")
+    assert slowest < 1
+
+
 # SIGTERM under load: with two workers, uvicorn's supervisor kept listening until both had
 # drained and exited, and reset the connections queued meanwhile (16 and 17 under 16 threads).
 LOAD_THREADS = 8
@@ -401,21 +466,6 @@ def test_sigterm_under_load_loses_no_request_with_two_workers(start_server) -> N
     print(f"\nSIGTERM under load, two workers: {dict(outcomes)}")
     assert code == 0 and answered_before > 0 and outcomes["refused"] > 0
     assert set(outcomes) == {"200", "refused"}, outcomes
-
-
-# make serve: SIGTERM to make reaches the server.
-
-
-def timed_get(port: int, path: str) -> tuple[int, float]:
-    start = time.monotonic()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        response.read()
-        return response.status, time.monotonic() - start
-    finally:
-        connection.close()
 
 
 def test_sigterm_to_make_serve_stops_the_server(served) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import httpx
 import orjson
 import pandas as pd
 import pytest
@@ -182,6 +183,46 @@ def test_v2_tensors_beyond_the_row_limit_are_refused_before_their_values_are_rea
         response = client.post(V2_URL, json=request)
     assert response.status_code == 400 and "size" in response.json()["error"]
     assert flattened == []
+
+
+def test_beyond_max_in_flight_requests_get_503_but_health_checks_answer(app_for) -> None:
+    """With SERVE_MAX_IN_FLIGHT requests running, another gets 503 (both protocols), while
+    the health checks and /metrics answer: a liveness probe must not restart a busy pod."""
+    app = app_for(SERVE_MAX_IN_FLIGHT=1)
+    unbounded = ["/health/live", "/health/ready", "/v2/health/live", "/v2/health/ready", "/metrics"]
+
+    async def run() -> tuple[dict, dict, int, int]:
+        async with app.router.lifespan_context(app):  # loads the model
+            entered, release = asyncio.Event(), asyncio.Event()
+            predict = app.state.batcher.predict
+
+            async def held(served, rows):
+                entered.set()
+                await release.wait()
+                return await predict(served, rows)
+
+            app.state.batcher.predict = held
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                first = asyncio.create_task(client.post("/predict", json={"records": [ROW]}))
+                await entered.wait()
+                busy = {
+                    path: await client.post(path, json=body)
+                    for path, body in (("/predict", {"records": [ROW]}), (V2_URL, v2_request()))
+                }
+                answered = {path: (await client.get(path)).status_code for path in unbounded}
+                release.set()
+                answer = await first
+                after = await client.post("/predict", json={"records": [ROW]})
+                return busy, answered, answer.status_code, after.status_code
+
+    busy, answered, first, after = asyncio.run(asyncio.wait_for(run(), 30))
+    assert busy["/predict"].status_code == busy[V2_URL].status_code == 503
+    assert "SERVE_MAX_IN_FLIGHT" in busy["/predict"].json()["detail"]
+    assert "SERVE_MAX_IN_FLIGHT" in busy[V2_URL].json()["error"]
+    assert busy["/predict"].headers["Retry-After"] == "1"
+    assert answered == dict.fromkeys(unbounded, 200)
+    assert first == after == 200  # the first was answered, and its place freed
 
 
 def tensor(name: str, datatype: str, value: object) -> dict:

@@ -1,4 +1,5 @@
-"""A guard in front of every route: JSON-only prediction bodies, and a time bound on bodies."""
+"""A guard in front of every route: a bound on requests in flight, JSON-only prediction
+bodies, and a time bound on bodies."""
 
 import asyncio
 
@@ -11,6 +12,11 @@ JSON = b"application/json"
 # without a CORS preflight, which this server does not answer.
 JSON_ROUTES = ("/predict",)
 JSON_ROUTE_SUFFIX = "/infer"  # the V2 infer routes, under /v2/models/: JSON or no type
+# Answered whatever the load: a liveness probe answered 503 would restart a pod that is
+# only busy, and a scrape would lose the numbers that show it.
+UNBOUNDED = frozenset(
+    ("/health/live", "/health/ready", "/v2/health/live", "/v2/health/ready", "/metrics")
+)
 
 
 class BodyTimeout(Exception):
@@ -18,16 +24,41 @@ class BodyTimeout(Exception):
 
 
 class RequestGuard:
-    """Plain ASGI middleware (cheap on the hot path) for request bodies: JSON only on the
-    prediction routes (415 before reading the body), and a bound on the time the whole
-    body may take to arrive (BodyTimeout, answered 408 and the connection closed), so
-    half-sent requests do not hold the server."""
+    """Plain ASGI middleware (cheap on the hot path): at most `max_in_flight` requests at
+    once (503 beyond, health checks and /metrics exempt); JSON only on the prediction
+    routes (415 before reading the body), and a bound on the time the whole body may take
+    to arrive (BodyTimeout, answered 408 and the connection closed), so half-sent requests
+    do not hold the server.
 
-    def __init__(self, app: ASGIApp, read_timeout: float) -> None:
-        self.app, self.read_timeout = app, read_timeout
+    Connections are not bounded here: idle ones cost a file descriptor each until the read
+    timeout closes them, and limits per client belong on the ingress."""
+
+    def __init__(self, app: ASGIApp, read_timeout: float, max_in_flight: int) -> None:
+        self.app, self.read_timeout, self.max_in_flight = app, read_timeout, max_in_flight
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http" or scope["path"] in UNBOUNDED:
+            return await self.app(scope, receive, send)
+        if self.in_flight >= self.max_in_flight:
+            return await self.busy(scope, receive, send)
+        self.in_flight += 1
+        try:
+            await self.guarded(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    async def busy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = (
+            f"{self.max_in_flight} requests are in flight, the limit (SERVE_MAX_IN_FLIGHT) - "
+            "retry shortly, or add workers or replicas"
+        )
+        key = "error" if scope["path"].startswith("/v2/") else "detail"
+        headers = {"Retry-After": "1"}
+        await JSONBody({key: detail}, status_code=503, headers=headers)(scope, receive, send)
+
+    async def guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
         path = scope["path"]
         if path in JSON_ROUTES:

@@ -7,6 +7,7 @@ flight (for up to SERVE_DRAIN_TIMEOUT seconds) and exits 0.
 
 import os
 import re
+import resource
 import shutil
 import signal
 import tempfile
@@ -28,6 +29,10 @@ METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mod
 # prometheus-client's own files there: <type>_<pid>.db, a gauge's type with its mode
 # (gauge_livesum_123.db); any other file in the folder is the user's.
 METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_[0-9]+\.db")
+# Idle and half-sent connections each hold a file descriptor until SERVE_READ_TIMEOUT
+# closes them: a soft limit of 1,024 (a common default) would stop accepting at about that
+# many, health checks included.
+OPEN_FILES = 1 << 20
 
 
 @contextmanager
@@ -69,12 +74,22 @@ class Supervisor(Multiprocess):
         super().terminate_all()
 
 
+def allow_many_connections() -> None:
+    """Raise this process's soft limit on open files (inherited by the workers) toward the
+    hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def main(argv: list[str]) -> None:
     settings = Settings()
     settings.check_model_name()
     settings.check_exposure()
     settings.check_prediction_log()
     settings.check_workers()
+    allow_many_connections()
     # uvicorn raises the signal it stopped for again once it has drained, which would end
     # the process as killed by it: a handler makes that a no-op, so a stop exits 0.
     for stop in (signal.SIGTERM, signal.SIGINT):
@@ -86,13 +101,14 @@ def main(argv: list[str]) -> None:
         host=settings.host,
         port=settings.port,
         access_log=False,
-        # Idle keep-alive connections close after 5 s; beyond max_connections open
-        # connections and tasks (per worker) new requests get 503; request heads (with the
-        # h11 parser) are bounded. A request head must arrive within SERVE_READ_TIMEOUT (the
-        # connection is closed), and so must its body (the app answers 408).
+        # Idle keep-alive connections close after 5 s; request heads (with the h11 parser)
+        # are bounded. A request head must arrive within SERVE_READ_TIMEOUT (the connection
+        # is closed), and so must its body (the app answers 408). No limit on connections:
+        # uvicorn's (limit_concurrency) counts idle ones too and answers every route 503,
+        # health checks included, beyond it; the app bounds requests in flight instead
+        # (SERVE_MAX_IN_FLIGHT), and limits per client belong on the ingress.
         http=HeadTimeout,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        limit_concurrency=settings.max_connections,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         # On SIGTERM: no new connections, requests in flight answered for up to this long.
         # uvicorn annotates it int, but hands it to asyncio.wait_for, which takes float.

@@ -5,7 +5,7 @@ import ipaddress
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..deploy.registry import PRODUCTION, checked_env
@@ -43,7 +43,13 @@ class Settings(BaseSettings):
     prediction_log_max_mb: float = Field(100, gt=0, description="bound on the logs' total size")
     docs: bool | None = Field(None, description="/docs, /redoc, /openapi.json; unset: loopback")
     read_timeout: float = Field(30, gt=0, description="seconds for each part of a request body")
-    max_connections: int = Field(1000, ge=1, description="beyond it, new requests get 503")
+    max_in_flight: int = Field(
+        1000,
+        ge=1,
+        # SERVE_MAX_CONNECTIONS, its name while uvicorn counted connections, still works.
+        validation_alias=AliasChoices("SERVE_MAX_IN_FLIGHT", "SERVE_MAX_CONNECTIONS"),
+        description="requests in flight per worker, beyond which 503 (not health)",
+    )
     workers: int = Field(1, ge=1, description="processes on one port, each with its own model")
     drain_timeout: float = Field(20, gt=0, description="seconds a stop waits for requests")
     metrics: bool = Field(True, description="GET /metrics and the counting it needs; false: off")
