@@ -2,8 +2,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
+from {{ cookiecutter.package_name }} import cli
 from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.pipeline import derivation
@@ -244,6 +246,21 @@ def test_a_failed_check_is_not_tried_again_until_an_admin_reload(client, registr
         registry.fs.pipe_file(path, good)
         reply = client.post("/admin/reload", headers=auth).json()
     assert reply == {"model_version": broken, "refused": None} and loads == [broken]
+
+
+def test_serve_help_prints_the_settings_and_starts_nothing(monkeypatch, capsys) -> None:
+    def started(*args, **kwargs):
+        raise AssertionError("the server started")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.setattr(uvicorn.Server, "run", started)
+    with pytest.raises(SystemExit) as stop:
+        cli.run("serve", ["--help"])
+    assert stop.value.code == 0 and "SERVE_MAX_IN_FLIGHT" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        cli.run("serve", ["--port", "9000"])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: --port 9000" in capsys.readouterr().err
 
 
 def test_exposed_server_needs_a_real_token() -> None:

@@ -1,10 +1,11 @@
-"""Run the server with uvicorn: `python -m <package> serve` (or `make serve`).
+"""Serve DEPLOY_ENV's model over HTTP with uvicorn (`make serve` runs this).
 
 SERVE_WORKERS processes share one port; each loads the model and follows the environment's
 pointer on its own. SIGTERM (or Ctrl-C) stops taking connections, answers the requests in
 flight (for up to SERVE_DRAIN_TIMEOUT seconds) and exits 0.
 """
 
+import argparse
 import os
 import re
 import resource
@@ -20,7 +21,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from .connection import HeadTimeout
-from .settings import Settings
+from .settings import Settings, variables
 
 APP_FACTORY = f"{__package__}.app:create_app"  # an import string: each worker builds its app
 KEEP_ALIVE_SECONDS = 5
@@ -83,7 +84,20 @@ def allow_many_connections() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
+def parse_arguments(argv: list[str]) -> None:
+    """--help, and no other argument: the settings are environment variables."""
+    lines = [f"  {name:<28} {about}" for name, about in variables()]
+    parser = argparse.ArgumentParser(
+        prog="serve",
+        description=__doc__,
+        epilog="settings (environment variables):\n" + "\n".join(lines),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> None:
+    parse_arguments(argv)
     settings = Settings()
     settings.check_model_name()
     settings.check_exposure()
