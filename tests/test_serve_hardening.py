@@ -1,9 +1,12 @@
-"""Slow tier: a served project under hostile input - poisoned rows in busy batches, huge bodies
-- and stopped: SIGTERM lets requests in flight finish, with one worker and with two."""
+"""Slow tier: a served project under hostile input - poisoned rows in busy batches, huge bodies,
+many idle connections - and stopped: SIGTERM lets requests in flight finish and loses none
+under load, with one worker and with two, also through make serve."""
 
+import contextlib
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -12,7 +15,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tritonclient.http as triton
 
 from .conftest import HIDDEN, bake, free_port, run, server
 
@@ -66,7 +71,10 @@ def test_a_poisoned_client_fails_no_other_request(served) -> None:
     root, port, _ = served
     v2 = f"/v2/models/{model_name(root)}/infer"
     valid, poisoned, done = Counter(), Counter(), threading.Event()
-    tensors = [{"name": k, "shape": [1], "datatype": "FP64", "data": [v]} for k, v in ROW.items()]
+    datatypes = {"size": "FP64", "count": "INT64", "colour": "BYTES"}
+    tensors = [
+        {"name": k, "shape": [1], "datatype": datatypes[k], "data": [v]} for k, v in ROW.items()
+    ]
     tensors[0]["data"] = [-1e40]
 
     def client(n: int) -> None:
@@ -185,7 +193,8 @@ def start_server(served, tmp_path):
     root = served[0]
     processes = []
 
-    def start(workers: int) -> tuple[subprocess.Popen, int]:
+    def start(workers: int, open_files: int | None = None) -> tuple[subprocess.Popen, int]:
+        """`open_files`: the server's soft limit on open files, as a shell may set it."""
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -200,7 +209,13 @@ def start_server(served, tmp_path):
         command = [str(root / ".venv/bin/python"), "-m", package, "serve"]
         # Its own process group: a failed test stops the workers too, not the parent alone.
         process = subprocess.Popen(
-            command, env=env, cwd=root, stdout=log, stderr=log, start_new_session=True
+            command,
+            env=env,
+            cwd=root,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            preexec_fn=(lambda: soft_limit_on_open_files(open_files)) if open_files else None,
         )
         processes.append(process)
         deadline = time.monotonic() + 180  # a busy machine takes a while to start two workers
@@ -338,3 +353,182 @@ def test_a_keep_alive_client_is_timed_from_its_last_response(impatient: int) -> 
             assert whole_response(connection).startswith(b"HTTP/1.1 200")
         connection.sendall(b"GET /health/live HTTP/1.1\r\n")
         assert closed_after(connection) < 3
+
+
+# Many idle connections: uvicorn's limit_concurrency counted them, so 1,000 half-sent heads
+# made every route answer 503, the liveness probe's included.
+
+
+def soft_limit_on_open_files(wanted: int) -> None:
+    """Set this process's soft limit on open files (within its hard limit)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def timed_get(port: int, path: str) -> tuple[int, float]:
+    start = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status, time.monotonic() - start
+    finally:
+        connection.close()
+
+
+IDLE_CONNECTIONS = 1050
+
+
+def test_health_answers_while_many_idle_connections_are_held(start_server) -> None:
+    """1,050 connections that sent part of a head and wait: the server (started with the
+    common soft limit of 1,024 open files) takes them all, and the health checks, /metrics
+    and predictions still answer 200 within a second."""
+    soft_limit_on_open_files(IDLE_CONNECTIONS + 1024)  # this process holds them all
+    process, port = start_server(1, open_files=1024)
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(IDLE_CONNECTIONS):
+            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+            connection.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+            idle.append(connection)
+        deadline = time.monotonic() + 10
+        while len(os.listdir(f"/proc/{process.pid}/fd")) < IDLE_CONNECTIONS:
+            assert time.monotonic() < deadline, "the server did not accept every connection"
+            time.sleep(0.1)
+        answers = {
+            path: timed_get(port, path)
+            for path in ("/health/live", "/health/ready", "/v2/health/ready", "/metrics")
+        }
+        assert post(port, "/predict", {"records": [ROW]}) == 200
+    finally:
+        for connection in idle:
+            connection.close()
+    assert {path: status for path, (status, _) in answers.items()} == dict.fromkeys(answers, 200)
+    slowest = max(seconds for _, seconds in answers.values())
+    print(f"\nslowest health answer with {IDLE_CONNECTIONS} idle connections: {slowest:.3f} s")
+    assert slowest < 1
+
+
+# SIGTERM under load: with two workers, uvicorn's supervisor kept listening until both had
+# drained and exited, and reset the connections queued meanwhile (16 and 17 under 16 threads).
+LOAD_THREADS = 8
+
+
+def fresh_connection_load(port: int, stop: threading.Event, outcomes: Counter) -> None:
+    """One client: a new connection per request until `stop`; each outcome counted: the
+    status, `refused` (nothing was sent, so a client may retry elsewhere), or `lost` (sent,
+    then reset or closed unanswered)."""
+    body = json.dumps({"records": [ROW]}).encode()
+    request = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    )
+    while not stop.is_set():
+        try:
+            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+        except OSError:
+            outcomes["refused"] += 1
+            time.sleep(0.01)
+            continue
+        try:
+            connection.sendall(request)
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+            outcomes[answer.split(b" ", 2)[1].decode() if answer else "lost"] += 1
+        except OSError:
+            outcomes["lost"] += 1
+        finally:
+            connection.close()
+
+
+def test_sigterm_under_load_loses_no_request_with_two_workers(start_server) -> None:
+    process, port = start_server(2)
+    stop, outcomes = threading.Event(), Counter()
+    clients = [
+        threading.Thread(target=fresh_connection_load, args=(port, stop, outcomes))
+        for _ in range(LOAD_THREADS)
+    ]
+    for client in clients:
+        client.start()
+    try:
+        time.sleep(1.5)
+        answered_before = outcomes["200"]
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=DRAIN_SECONDS + 10)
+        time.sleep(0.3)  # new connections are refused now
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+    print(f"\nSIGTERM under load, two workers: {dict(outcomes)}")
+    assert code == 0 and answered_before > 0 and outcomes["refused"] > 0
+    assert set(outcomes) == {"200", "refused"}, outcomes
+
+
+def test_sigterm_to_make_serve_stops_the_server(served) -> None:
+    """make serve execs the server, so the SIGTERM make passes on to its recipe reaches it
+    (through a shell it did not, and the server kept listening after make had gone)."""
+    root = served[0]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
+    env.update(MODEL_REGISTRY="registry")
+    make = subprocess.Popen(
+        ["make", "serve", f"PORT={port}"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while timed_get_or_none(port, "/health/ready") != 200:
+            assert make.poll() is None and time.monotonic() < deadline, "make serve did not serve"
+            time.sleep(0.2)
+        make.send_signal(signal.SIGTERM)  # to make alone, as a supervisor would
+        make.wait(timeout=30)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while timed_get_or_none(port, "/health/live") is not None:
+            assert time.monotonic() < deadline, "the server still listens after make stopped"
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(make.pid, signal.SIGKILL)
+
+
+def timed_get_or_none(port: int, path: str) -> int | None:
+    """The status of GET `path`, or None when nothing listens."""
+    try:
+        return timed_get(port, path)[0]
+    except OSError:
+        return None
+
+
+def test_tritonclient_predicts_as_the_rest_api_does(served) -> None:
+    """The stock Open Inference Protocol client, as its users call it: it posts JSON with no
+    Content-Type (it got 415), with each input's datatype from the model's metadata."""
+    root, port, _ = served
+    name = model_name(root)
+    client = triton.InferenceServerClient(f"127.0.0.1:{port}")
+    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready(name)
+    rows = [ROW, {**ROW, "size": 7.5, "colour": "blue"}]
+    inputs = []
+    for tensor in client.get_model_metadata(name)["inputs"]:
+        values = [row[tensor["name"]] for row in rows]
+        kind = np.float64 if tensor["datatype"] == "FP64" else np.object_
+        data = triton.InferInput(tensor["name"], [len(rows)], tensor["datatype"])
+        data.set_data_from_numpy(np.array(values, dtype=kind), binary_data=False)
+        inputs.append(data)
+    result = client.infer(name, inputs)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(
+        "POST", "/predict", json.dumps({"records": rows}), {"Content-Type": "application/json"}
+    )
+    expected = json.loads(connection.getresponse().read())
+    connection.close()
+    assert result.as_numpy("predict").tolist() == expected["predictions"]
+    assert result.as_numpy("predict_proba").tolist() == expected["probabilities"]
+    assert result.get_response()["model_version"] == expected["model_version"]

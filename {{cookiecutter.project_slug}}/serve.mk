@@ -5,8 +5,10 @@ export HOST PORT  # recipes quote them as "$$HOST" (see the Makefile's export)
 .PHONY: serve
 
 # DEPLOY_ENV (exported by the Makefile) reaches the server: it follows that environment.
+# exec: the shell becomes the server, so the SIGTERM make passes on to its recipe (a
+# container's or a supervisor's stop) reaches it; a shell would die and leave it serving.
 serve: | $(VENV)/bin/python ## Serve DEPLOY_ENV's model (default production) over HTTP on $(HOST):$(PORT)
-	SERVE_HOST="$$HOST" SERVE_PORT="$$PORT" python -m $(PACKAGE) serve
+	export SERVE_HOST="$$HOST" SERVE_PORT="$$PORT"; exec python -m $(PACKAGE) serve
 
 # The image of Dockerfile, tagged with the commit (-dirty with uncommitted changes; latest
 # outside git). BASE_IMAGE replaces the base, e.g. with a mirror in your own registry.

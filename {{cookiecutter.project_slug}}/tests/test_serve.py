@@ -1,11 +1,17 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
+from {{ cookiecutter.package_name }} import cli
 from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.pipeline import derivation
+from {{ cookiecutter.package_name }}.serve import holder as holder_module
 from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.holder import ModelHolder
 from {{ cookiecutter.package_name }}.serve.inputs import FeatureSchema, InputError
 from {{ cookiecutter.package_name }}.serve.settings import Settings
 
@@ -180,6 +186,81 @@ def test_a_version_of_other_derive_code_is_refused(client, registry, mixed_frame
     reply = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert reply["model_version"] == "0001-abc1234" and reply["refused"]["version"] == other
     assert "was trained with derive code 0123456789ab" in reply["refused"]["reason"]
+
+
+class Clock:
+    """time.monotonic for the model holder, moved on by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_version_missing_a_file_for_a_moment_is_tried_again(registry, mixed_frame, monkeypatch):
+    """A read that fails (a file missing while storage catches up) refuses the version for
+    now: it is tried again after 1 s, then twice as long each time, and serves once the
+    file is back (it was refused for good, and replicas stayed on different versions)."""
+    clock = Clock()
+    monkeypatch.setattr(holder_module, "time", clock)
+    publish_tiny(registry, mixed_frame)
+    holder = ModelHolder(registry)
+    assert holder.sync() == "0001-abc1234"
+    second = publish_tiny(registry, mixed_frame, n_estimators=3)
+    model = Path(f"{registry.base}/versions/{second}/{bundle.MODEL_FILE}")
+    model.rename(model.with_suffix(".away"))
+    assert holder.sync() == "0001-abc1234"
+    assert holder.refused == {
+        "version": second,
+        "reason": f"{registry.location}: version {second} has no {bundle.MODEL_FILE}",
+        "retrying": True,
+    }
+    clock.now += 1
+    assert holder.sync() == "0001-abc1234"  # still missing: the next try waits 2 s
+    model.with_suffix(".away").rename(model)
+    clock.now += 1.5
+    assert holder.sync() == "0001-abc1234"  # not yet due
+    clock.now += 0.5
+    assert holder.sync() == second and holder.refused is None
+
+
+def test_a_failed_check_is_not_tried_again_until_an_admin_reload(client, registry, mixed_frame):
+    """A checksum failure is the version's own: polls do not load it again however long
+    they wait, but POST /admin/reload tries again (here, once the file is repaired)."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    holder = client.app.state.holder
+    broken = publish_tiny(registry, mixed_frame, n_estimators=3)
+    path = f"{registry.base}/versions/{broken}/{bundle.MODEL_FILE}"
+    good = registry.fs.cat_file(path)
+    registry.fs.pipe_file(path, good[:1000])
+    refused = client.post("/admin/reload", headers=auth).json()["refused"]
+    assert refused["version"] == broken and refused["retrying"] is False
+    loads: list[str] = []
+    load = holder_module.load_version
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(holder_module, "load_version", lambda *a: loads.append(a[1]) or load(*a))
+        patch.setattr(holder_module, "time", Clock())
+        holder_module.time.now += 3600
+        assert holder.sync() == "0001-abc1234" and loads == []
+        registry.fs.pipe_file(path, good)
+        reply = client.post("/admin/reload", headers=auth).json()
+    assert reply == {"model_version": broken, "refused": None} and loads == [broken]
+
+
+def test_serve_help_prints_the_settings_and_starts_nothing(monkeypatch, capsys) -> None:
+    def started(*args, **kwargs):
+        raise AssertionError("the server started")
+
+    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.setattr(uvicorn.Server, "run", started)
+    with pytest.raises(SystemExit) as stop:
+        cli.run("serve", ["--help"])
+    assert stop.value.code == 0 and "SERVE_MAX_IN_FLIGHT" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        cli.run("serve", ["--port", "9000"])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: --port 9000" in capsys.readouterr().err
 
 
 def test_exposed_server_needs_a_real_token() -> None:

@@ -15,8 +15,11 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import AUTH, ROW, TOKEN, publish_tiny
 
+DATATYPES = {"size": "FP64", "count": "INT64", "colour": "BYTES"}
 V2 = {
-    "inputs": [{"name": k, "shape": [1], "datatype": "BYTES", "data": [v]} for k, v in ROW.items()]
+    "inputs": [
+        {"name": k, "shape": [1], "datatype": DATATYPES[k], "data": [v]} for k, v in ROW.items()
+    ]
 }
 
 
@@ -94,12 +97,23 @@ def test_weak_tokens_are_refused_beyond_loopback(weak: str) -> None:
     [None, "application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"],
 )
 def test_predictions_take_json_only(client: TestClient, content_type: str | None) -> None:
+    """/predict takes application/json alone; V2 infer also a body with no Content-Type, as
+    tritonclient sends it, and refuses the types a form can send."""
     headers = {"Content-Type": content_type} if content_type else {}
     body = b'{"records": [{"size": 10.5, "count": 2, "colour": "red"}]}'
     response = client.post("/predict", content=body, headers=headers)
     assert response.status_code == 415 and "application/json" in response.json()["detail"]
     response = client.post("/v2/models/tiny/infer", content=orjson.dumps(V2), headers=headers)
-    assert response.status_code == 415 and "application/json" in response.json()["error"]
+    if content_type is None:
+        assert response.status_code == 200 and response.json()["model_version"] == "0001-abc1234"
+    else:
+        assert response.status_code == 415 and "application/json" in response.json()["error"]
+
+
+def test_v2_binary_tensors_are_refused_saying_how_to_send_json(client: TestClient) -> None:
+    headers = {"Inference-Header-Content-Length": "120"}
+    response = client.post("/v2/models/tiny/infer", content=orjson.dumps(V2), headers=headers)
+    assert response.status_code == 400 and "binary_data=False" in response.json()["error"]
 
 
 def test_json_with_a_charset_is_taken(client: TestClient) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import httpx
 import orjson
 import pandas as pd
 import pytest
@@ -182,3 +183,83 @@ def test_v2_tensors_beyond_the_row_limit_are_refused_before_their_values_are_rea
         response = client.post(V2_URL, json=request)
     assert response.status_code == 400 and "size" in response.json()["error"]
     assert flattened == []
+
+
+def test_beyond_max_in_flight_requests_get_503_but_health_checks_answer(app_for) -> None:
+    """With SERVE_MAX_IN_FLIGHT requests running, another gets 503 (both protocols), while
+    the health checks and /metrics answer: a liveness probe must not restart a busy pod."""
+    app = app_for(SERVE_MAX_IN_FLIGHT=1)
+    unbounded = ["/health/live", "/health/ready", "/v2/health/live", "/v2/health/ready", "/metrics"]
+
+    async def run() -> tuple[dict, dict, int, int]:
+        async with app.router.lifespan_context(app):  # loads the model
+            entered, release = asyncio.Event(), asyncio.Event()
+            predict = app.state.batcher.predict
+
+            async def held(served, rows):
+                entered.set()
+                await release.wait()
+                return await predict(served, rows)
+
+            app.state.batcher.predict = held
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                first = asyncio.create_task(client.post("/predict", json={"records": [ROW]}))
+                await entered.wait()
+                busy = {
+                    path: await client.post(path, json=body)
+                    for path, body in (("/predict", {"records": [ROW]}), (V2_URL, v2_request()))
+                }
+                answered = {path: (await client.get(path)).status_code for path in unbounded}
+                release.set()
+                answer = await first
+                after = await client.post("/predict", json={"records": [ROW]})
+                return busy, answered, answer.status_code, after.status_code
+
+    busy, answered, first, after = asyncio.run(asyncio.wait_for(run(), 30))
+    assert busy["/predict"].status_code == busy[V2_URL].status_code == 503
+    assert "SERVE_MAX_IN_FLIGHT" in busy["/predict"].json()["detail"]
+    assert "SERVE_MAX_IN_FLIGHT" in busy[V2_URL].json()["error"]
+    assert busy["/predict"].headers["Retry-After"] == "1"
+    assert answered == dict.fromkeys(unbounded, 200)
+    assert first == after == 200  # the first was answered, and its place freed
+
+
+def tensor(name: str, datatype: str, value: object) -> dict:
+    return {"name": name, "shape": [1], "datatype": datatype, "data": [value]}
+
+
+@pytest.mark.parametrize(
+    ("changed", "error"),
+    [
+        (tensor("size", "BOOL", 10.5), "input 'size': datatype BOOL does not fit number"),
+        (tensor("size", "BYTES", 10.5), "input 'size': datatype BYTES does not fit number"),
+        (tensor("colour", "FP64", "red"), "input 'colour': datatype FP64 does not fit text"),
+        (tensor("size", "FLOAT", 10.5), "input 'size': datatype 'FLOAT' is not one of the"),
+        (tensor("count", "INT64", 2.5), "input 'count': datatype INT64 takes integers, got 2.5"),
+        (tensor("count", "UINT8", 300), "input 'count': a value is outside UINT8's range 0 to"),
+        (tensor("count", "INT8", -129), "input 'count': a value is outside INT8's range -128"),
+    ],
+)
+def test_v2_datatypes_must_fit_the_columns_and_the_data(app_for, changed, error) -> None:
+    """Numbers take the protocol's numeric types (the metadata says FP64), text and dates
+    BYTES; integer types take integers they can hold. A mismatch is refused naming the input."""
+    inputs = [changed if t["name"] == changed["name"] else t for t in v2_request()["inputs"]]
+    with TestClient(app_for()) as client:
+        response = client.post(V2_URL, json={"inputs": inputs})
+        assert response.status_code == 400 and response.json()["error"].startswith(error)
+        for size in (tensor("size", kind, 10) for kind in ("FP16", "FP32", "INT32", "UINT16")):
+            inputs = [size, *v2_request()["inputs"][1:]]
+            assert client.post(V2_URL, json={"inputs": inputs}).status_code == 200
+        metadata = client.get("/v2/models/tiny").json()["inputs"]
+        advertised = [tensor(t["name"], t["datatype"], ROW[t["name"]]) for t in metadata]
+        assert client.post(V2_URL, json={"inputs": advertised}).status_code == 200
+
+
+def test_v2_a_column_sent_twice_is_refused(app_for) -> None:
+    """A repeated tensor name is refused (it took the last one, silently)."""
+    inputs = [*v2_request()["inputs"], tensor("size", "FP64", 99.0)]
+    with TestClient(app_for()) as client:
+        response = client.post(V2_URL, json={"inputs": inputs})
+    assert response.status_code == 400
+    assert response.json()["error"] == "input 'size' is given twice - send each column once"

@@ -162,8 +162,9 @@ def test_both_protocols_name_row_57(registry: Registry, mixed_frame: pd.DataFram
     records[57]["count"] = True
     columns = {name: [value] * 100 for name, value in row.items()}
     columns["size"][57] = "big"
+    datatypes = {"size": "FP64", "count": "INT64", "colour": "BYTES"}
     inputs = [
-        {"name": name, "shape": [100], "datatype": "BYTES", "data": data}
+        {"name": name, "shape": [100], "datatype": datatypes[name], "data": data}
         for name, data in columns.items()
     ]
     with TestClient(create_app(settings)) as client:

@@ -124,8 +124,9 @@ def test_metrics_can_be_switched_off(registry: Registry, mixed_frame) -> None:
 
 
 def test_metrics_folder(tmp_path, monkeypatch) -> None:
-    """A given folder is emptied of an earlier run's values; several workers without one get
-    a private folder, removed at the end; one worker keeps its metrics in memory."""
+    """A given folder is rid of an earlier run's values, prometheus-client's files only (a
+    user's customers.db stays); several workers without one get a private folder, removed
+    at the end; one worker keeps its metrics in memory."""
     monkeypatch.delenv(METRICS_DIR, raising=False)
     with metrics_folder(1):
         assert METRICS_DIR not in os.environ
@@ -133,10 +134,15 @@ def test_metrics_folder(tmp_path, monkeypatch) -> None:
         private = Path(os.environ[METRICS_DIR])
         assert private.is_dir()
     assert METRICS_DIR not in os.environ and not private.exists()
-    (tmp_path / "counter_123.db").write_bytes(b"old")
+    ours = ["counter_123.db", "gauge_livesum_123.db", "histogram_9.db", "summary_45.db"]
+    theirs = ["customers.db", "counter.db", "gauge_7.db", "histogram_1.db.bak", "notes.txt"]
+    for name in ours + theirs:
+        (tmp_path / name).write_bytes(b"old")
     monkeypatch.setenv(METRICS_DIR, str(tmp_path))
-    with metrics_folder(2):
-        assert not (tmp_path / "counter_123.db").exists()
+    for workers in (1, 2):  # a given folder is used, and cleaned, with one worker too
+        with metrics_folder(workers):
+            assert sorted(path.name for path in tmp_path.iterdir()) == sorted(theirs)
+        (tmp_path / "counter_123.db").write_bytes(b"old")
 
 
 def test_the_prediction_log_takes_one_worker() -> None:

@@ -30,7 +30,7 @@ COMMANDS = {
     "update": ("update:main", "bring in the template's changes since the project's commit"),
     "template-check": ("update:check_main", "say whether the template has moved on"),
 {%- if cookiecutter.serving == "fastapi" %}
-    "serve": ("serve.main:main", "run the REST server (settings from SERVE_* variables)"),
+    "serve": ("serve.main:main", "run the REST server (settings: SERVE_* variables, see --help)"),
 {%- endif %}
 }
 

@@ -14,6 +14,10 @@ from . import derivation
 from .derivation import DERIVE_FILE, derived
 
 
+class DeriveMismatch(PipelineError):
+    """A model whose derive step this project's code cannot run as at its training."""
+
+
 class DeriveStep(TransformerMixin, BaseEstimator):
     """Run derive() on the raw columns the model was fitted on, and hold it to its rules:
     the columns it returned at training, for any rows."""
@@ -57,13 +61,13 @@ def check_code(model, what: str) -> None:
     """Refuse a model whose derive step was trained with other derive code than this."""
     step = getattr(model, "named_steps", {}).get("derive")
     if step is None:
-        raise PipelineError(
+        raise DeriveMismatch(
             f"{what} has no derive step (trained by an older version of this template) - "
             "retrain (`make repro`) and deploy (`make deploy`)"
         )
     trained, current = step.code_hash_, derivation.code_hash()
     if trained != current:
-        raise PipelineError(
+        raise DeriveMismatch(
             f"{what} was trained with derive code {trained}, this project's {DERIVE_FILE} is "
             f"{current} - retrain (`make repro`) and deploy (`make deploy`), or run the code "
             "it was trained with"

@@ -89,7 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
-    app.add_middleware(RequestGuard, read_timeout=settings.read_timeout)
+    app.add_middleware(
+        RequestGuard, read_timeout=settings.read_timeout, max_in_flight=settings.max_in_flight
+    )
     routers = (*ROUTERS, metrics_route.router) if settings.metrics else ROUTERS
     if settings.metrics:
         # Outermost, to count the guard's answers too (under the route they were meant for).

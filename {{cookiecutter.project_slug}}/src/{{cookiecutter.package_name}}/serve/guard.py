@@ -1,4 +1,5 @@
-"""A guard in front of every route: JSON-only prediction bodies, and a time bound on bodies."""
+"""A guard in front of every route: a bound on requests in flight, JSON-only prediction
+bodies, and a time bound on bodies."""
 
 import asyncio
 
@@ -6,10 +7,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .responses import JSONBody
 
+JSON = b"application/json"
 # POST routes whose body must be JSON: a browser form from another site cannot send it
 # without a CORS preflight, which this server does not answer.
 JSON_ROUTES = ("/predict",)
-JSON_ROUTE_SUFFIX = "/infer"  # the V2 infer routes, under /v2/models/
+JSON_ROUTE_SUFFIX = "/infer"  # the V2 infer routes, under /v2/models/: JSON or no type
+# Answered whatever the load: a liveness probe answered 503 would restart a pod that is
+# only busy, and a scrape would lose the numbers that show it.
+UNBOUNDED = frozenset(
+    ("/health/live", "/health/ready", "/v2/health/live", "/v2/health/ready", "/metrics")
+)
 
 
 class BodyTimeout(Exception):
@@ -17,22 +24,52 @@ class BodyTimeout(Exception):
 
 
 class RequestGuard:
-    """Plain ASGI middleware (cheap on the hot path) for request bodies: JSON only on the
-    prediction routes (415 before reading the body), and a bound on the time the whole
-    body may take to arrive (BodyTimeout, answered 408 and the connection closed), so
-    half-sent requests do not hold the server."""
+    """Plain ASGI middleware (cheap on the hot path): at most `max_in_flight` requests at
+    once (503 beyond, health checks and /metrics exempt); JSON only on the prediction
+    routes (415 before reading the body), and a bound on the time the whole body may take
+    to arrive (BodyTimeout, answered 408 and the connection closed), so half-sent requests
+    do not hold the server.
 
-    def __init__(self, app: ASGIApp, read_timeout: float) -> None:
-        self.app, self.read_timeout = app, read_timeout
+    Connections are not bounded here: idle ones cost a file descriptor each until the read
+    timeout closes them, and limits per client belong on the ingress."""
+
+    def __init__(self, app: ASGIApp, read_timeout: float, max_in_flight: int) -> None:
+        self.app, self.read_timeout, self.max_in_flight = app, read_timeout, max_in_flight
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http" or scope["path"] in UNBOUNDED:
+            return await self.app(scope, receive, send)
+        if self.in_flight >= self.max_in_flight:
+            return await self.busy(scope, receive, send)
+        self.in_flight += 1
+        try:
+            await self.guarded(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    async def busy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = (
+            f"{self.max_in_flight} requests are in flight, the limit (SERVE_MAX_IN_FLIGHT) - "
+            "retry shortly, or add workers or replicas"
+        )
+        key = "error" if scope["path"].startswith("/v2/") else "detail"
+        headers = {"Retry-After": "1"}
+        await JSONBody({key: detail}, status_code=503, headers=headers)(scope, receive, send)
+
+    async def guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
         path = scope["path"]
-        json_route = path in JSON_ROUTES or (
-            path.startswith("/v2/models/") and path.endswith(JSON_ROUTE_SUFFIX)
-        )
-        if json_route and not sends_json(scope):
+        if path in JSON_ROUTES:
+            refused = media_type(scope) != JSON
+        elif path.startswith("/v2/models/") and path.endswith(JSON_ROUTE_SUFFIX):
+            # tritonclient sends its JSON without a Content-Type; V2 infer changes nothing
+            # on the server, so a cross-site post of it gains nothing either.
+            refused = media_type(scope) not in (JSON, None)
+        else:
+            refused = False
+        if refused:
             detail = "the body must be JSON, sent with Content-Type: application/json"
             key = "error" if path.startswith("/v2/") else "detail"
             return await JSONBody({key: detail}, status_code=415)(scope, receive, send)
@@ -56,8 +93,9 @@ class RequestGuard:
         await self.app(scope, timed_receive, send)
 
 
-def sends_json(scope: Scope) -> bool:
+def media_type(scope: Scope) -> bytes | None:
+    """The request's Content-Type without its parameters, lowercase; None without one."""
     for name, value in scope["headers"]:
         if name == b"content-type":
-            return value.partition(b";")[0].strip().lower() == b"application/json"
-    return False
+            return value.partition(b";")[0].strip().lower()
+    return None

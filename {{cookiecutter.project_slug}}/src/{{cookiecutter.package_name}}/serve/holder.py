@@ -7,12 +7,21 @@ A version that fails a check is refused and logged, and the old model keeps serv
 
 import logging
 import threading
+import time
 
-from ..deploy.bundle import Loaded, load_version
+from ..deploy.bundle import BundleError, Loaded, load_version
 from ..deploy.registry import PRODUCTION, Registry, RegistryError, checked_env, pointer_name
+from ..pipeline.derive_step import DeriveMismatch
 from .inputs import FeatureSchema
 
 log = logging.getLogger(__name__)
+# Failures of the version itself, the same at every try: a checksum, a type outside the
+# allow-list, smoke outputs, derive code. Any other (a file missing or unreadable for a
+# moment while storage or a copy catches up) is tried again, after 1 s, then twice as
+# long each time up to a minute, so that replicas do not stay on different versions.
+PERMANENT = (BundleError, DeriveMismatch)
+RETRY_FIRST = 1.0
+RETRY_LONGEST = 60.0
 
 
 class Served:
@@ -32,36 +41,58 @@ class ModelHolder:
         self.registry = registry
         self.env = checked_env(env, "DEPLOY_ENV")
         self.served: Served | None = None
-        self.refused: dict | None = None
+        self.refused: dict | None = None  # version, reason, and whether it is tried again
+        self._retry_at = 0.0  # time.monotonic() of the refused version's next try
+        self._retry_wait = RETRY_FIRST
         self._lock = threading.Lock()  # one load at a time; readers never wait for it
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
-    def sync(self) -> str | None:
-        """Load the version the environment's pointer names if it is new; return the served
-        version."""
+    def sync(self, retry: bool = False) -> str | None:
+        """Load the version the environment's pointer names if it is new, or refused for a
+        reason that may pass and due for another try (`retry`: now, whatever the reason);
+        return the served version."""
         with self._lock:
             try:
                 version = self.registry.current(self.env)
             except RegistryError as error:  # the pointer names no valid version: keep serving
                 if not self.refused or self.refused["reason"] != str(error):
                     log.error("refused %s: %s", pointer_name(self.env), error)
-                self.refused = {"version": None, "reason": str(error)}
+                self.refused = {"version": None, "reason": str(error), "retrying": True}
                 return self.served.version if self.served else None
             served = self.served.version if self.served else None
-            already_refused = self.refused and self.refused["version"] == version
-            if version and version != served and not already_refused:
+            if version and version != served and (retry or self._due(version)):
                 self._load(version)
             return self.served.version if self.served else None
+
+    def _due(self, version: str) -> bool:
+        if not self.refused or self.refused["version"] != version:
+            return True
+        return time.monotonic() >= self._retry_at
 
     def _load(self, version: str) -> None:
         try:
             served = Served(load_version(self.registry, version))
         except Exception as error:  # any failure to load or check refuses the version
-            self.refused = {"version": version, "reason": str(error)}
-            log.error("refused version %s: %s", version, error)
+            self._refuse(version, error)
             return
         self._swap(served)
+
+    def _refuse(self, version: str, error: Exception) -> None:
+        permanent = isinstance(error, PERMANENT)
+        again = self.refused is not None and self.refused["version"] == version
+        self._retry_wait = min(2 * self._retry_wait, RETRY_LONGEST) if again else RETRY_FIRST
+        self._retry_at = float("inf") if permanent else time.monotonic() + self._retry_wait
+        self.refused = {"version": version, "reason": str(error), "retrying": not permanent}
+        if permanent:
+            log.error("refused version %s: %s", version, error)
+        else:
+            log.error(
+                "refused version %s for now: %s - trying again in %g s",
+                version,
+                error,
+                self._retry_wait,
+            )
 
     def _swap(self, served: Served) -> None:
         self.served = served  # the swap: one reference assignment

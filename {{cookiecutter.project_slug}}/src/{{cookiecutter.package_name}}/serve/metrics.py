@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from prometheus_client import (
@@ -153,8 +154,8 @@ class MeasuredHolder(ModelHolder):
         super().__init__(*args, **kwargs)
         self._measure = threading.Lock()  # one sync at a time, so each change counts once
 
-    def sync(self) -> str | None:
-        return self._measured(super().sync)
+    def sync(self, retry: bool = False) -> str | None:
+        return self._measured(partial(super().sync, retry))
 
     def rollback(self) -> str | None:
         return self._measured(super().rollback)

@@ -5,7 +5,7 @@ import ipaddress
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..deploy.registry import PRODUCTION, checked_env
@@ -26,24 +26,35 @@ def model_name_in_params() -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SERVE_", extra="ignore", protected_namespaces=())
 
-    registry: str = Field("registry", validation_alias="MODEL_REGISTRY")
+    registry: str = Field(
+        "registry", validation_alias="MODEL_REGISTRY", description="folder or fsspec URL"
+    )
     deploy_env: str = Field(
         PRODUCTION, validation_alias="DEPLOY_ENV", description="the environment to serve"
     )
-    model_name: str = Field(default_factory=model_name_in_params)
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    admin_token: str = ""
+    model_name: str = Field(
+        default_factory=model_name_in_params,
+        description="the model (deploy.model_name in params.yaml)",
+    )
+    host: str = Field("127.0.0.1", description="beyond loopback only with an admin token")
+    port: int = Field(8000, ge=0, le=65535, description="the port to listen on")
+    admin_token: str = Field("", description="bearer token of /admin/...; empty: off")
     poll_interval: float = Field(1.0, gt=0, le=60, description="seconds between CURRENT checks")
-    max_request_rows: int = Field(10_000, ge=1)
+    max_request_rows: int = Field(10_000, ge=1, description="rows one request may send")
     max_body_mb: float = Field(10, gt=0, description="larger request bodies get 413")
     batch_wait_ms: float = Field(2.0, ge=0, description="how long a batch waits for company")
-    batch_max_rows: int = Field(2048, ge=1)
+    batch_max_rows: int = Field(2048, ge=1, description="rows one predict call takes")
     prediction_log: str = Field("", description="folder for prediction logs; empty: off")
     prediction_log_max_mb: float = Field(100, gt=0, description="bound on the logs' total size")
     docs: bool | None = Field(None, description="/docs, /redoc, /openapi.json; unset: loopback")
-    read_timeout: float = Field(30, gt=0, description="seconds for each part of a request body")
-    max_connections: int = Field(1000, ge=1, description="beyond it, new requests get 503")
+    read_timeout: float = Field(30, gt=0, description="seconds for a request head, and a body")
+    max_in_flight: int = Field(
+        1000,
+        ge=1,
+        # SERVE_MAX_CONNECTIONS, its name while uvicorn counted connections, still works.
+        validation_alias=AliasChoices("SERVE_MAX_IN_FLIGHT", "SERVE_MAX_CONNECTIONS"),
+        description="requests in flight per worker, beyond which 503 (not health)",
+    )
     workers: int = Field(1, ge=1, description="processes on one port, each with its own model")
     drain_timeout: float = Field(20, gt=0, description="seconds a stop waits for requests")
     metrics: bool = Field(True, description="GET /metrics and the counting it needs; false: off")
@@ -101,6 +112,19 @@ class Settings(BaseSettings):
                 "prediction log takes one worker process - set SERVE_WORKERS=1 (run more "
                 "servers or replicas for more throughput), or unset SERVE_PREDICTION_LOG"
             )
+
+
+def variables() -> list[tuple[str, str]]:
+    """Each setting's environment variable, with its default and what it does."""
+    described = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            alias = alias.choices[0]
+        default = field.default
+        shown = "" if default in (None, "") or field.default_factory else f" ({default})"
+        described.append((str(alias or f"SERVE_{name.upper()}"), f"{field.description}{shown}"))
+    return described
 
 
 def is_loopback(host: str) -> bool:

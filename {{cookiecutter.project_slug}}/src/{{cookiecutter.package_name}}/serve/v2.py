@@ -14,19 +14,21 @@ from .responses import BodyTooLarge, JSONBody, read_json
 from .routes.plain import PlainRoute
 from .settings import Settings
 
-NUMERIC = {
-    "FP16",
-    "FP32",
-    "FP64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
+# The protocol's tensor datatypes: integers (with the values each can hold), floats,
+# BOOL and BYTES. A number column takes any numeric one (its metadata says FP64), a text
+# or date column BYTES.
+INTEGERS = {
+    f"{kind}{bits}": (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    if kind == "INT"
+    else (0, (1 << bits) - 1)
+    for kind in ("INT", "UINT")
+    for bits in (8, 16, 32, 64)
 }
+NUMERIC = frozenset({"FP16", "FP32", "FP64", *INTEGERS})
+DATATYPES = NUMERIC | {"BOOL", "BYTES"}
+NULL = type(None)
+# tritonclient's binary tensor extension: a JSON head of this length, then raw bytes.
+BINARY_HEADER = "inference-header-content-length"
 
 
 def datatype(values: np.ndarray) -> str:
@@ -48,33 +50,62 @@ def rows_from_inputs(served: Served, inputs: object, limit: int) -> Columns:
     """Turn V2 inputs into checked columns: one [n, features] tensor, or one per column."""
     if not isinstance(inputs, list) or not inputs or not all(isinstance(t, dict) for t in inputs):
         raise InputError("inputs must be a non-empty list of tensors")
-    names = served.schema.names
+    schema = served.schema
+    names = schema.names
     columns: dict[str, list] = {}
     for tensor in inputs:
         name, shape, data = tensor.get("name"), tensor.get("shape"), tensor.get("data")
         if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
             raise InputError(f"input {name!r}: shape must be a list of non-negative integers")
-        if not isinstance(tensor.get("datatype"), str):
-            raise InputError(f"input {name!r}: datatype is required")
+        kind = tensor.get("datatype")
+        if kind not in DATATYPES:
+            raise InputError(
+                f"input {name!r}: datatype {kind!r} is not one of the Open Inference "
+                "Protocol's - send FP64 for numbers, BYTES for text and dates"
+            )
         count = math.prod(shape)
         if count > limit * len(names):  # before any work on the values: at most limit rows
             raise InputError(f"input {name!r}: {count} values, more than {limit} rows can have")
         if isinstance(data, list) and len(data) > count:
             raise InputError(f"input {name!r}: shape {shape} does not match {len(data)}+ values")
+        whole = len(inputs) == 1 and len(shape) == 2  # every column in one tensor
+        if not whole and name in columns:
+            raise InputError(f"input {name!r} is given twice - send each column once")
+        if not whole and name not in schema.expected:
+            raise InputError(f"input {name!r} is not a column of the model")
+        numbers = schema.numeric.issuperset(names) if whole else name in schema.numeric
+        if (kind in NUMERIC) != numbers:
+            column = "number" if numbers else "text or date"
+            wanted = "FP64 (or another numeric type)" if numbers else "BYTES"
+            raise InputError(
+                f"input {name!r}: datatype {kind} does not fit {column} columns - send {wanted}"
+            )
         values = flatten(data)
         if len(values) != count:
             raise InputError(f"input {name!r}: shape {shape} does not match {len(values)} values")
-        if len(inputs) == 1 and len(shape) == 2:
+        if kind in INTEGERS:
+            check_integers(name, kind, values)
+        if whole:
             if shape[1] != len(names):
                 raise InputError(
                     f"input {name!r}: a 2-D tensor needs {len(names)} columns in training order"
                 )
             columns = {col: values[i :: len(names)] for i, col in enumerate(names)}
-        elif name in names:
-            columns[name] = values
         else:
-            raise InputError(f"input {name!r} is not a column of the model")
-    return served.schema.check_columns(columns, limit)
+            columns[name] = values
+    return schema.check_columns(columns, limit)
+
+
+def check_integers(name: object, kind: str, values: list) -> None:
+    """An integer datatype's values must be whole JSON numbers it can hold (or null)."""
+    kinds = set(map(type, values))
+    if not kinds <= {int, NULL}:
+        wrong = next(value for value in values if type(value) not in (int, NULL))
+        raise InputError(f"input {name!r}: datatype {kind} takes integers, got {wrong!r:.40}")
+    whole = [value for value in values if value is not None] if NULL in kinds else values
+    low, high = INTEGERS[kind]
+    if whole and (min(whole) < low or max(whole) > high):
+        raise InputError(f"input {name!r}: a value is outside {kind}'s range {low} to {high}")
 
 
 def wanted_outputs(requested: object) -> set[str] | None:
@@ -170,6 +201,12 @@ async def infer(request: Request, name: str) -> JSONBody:
     state = request.app.state
     settings, batcher = state.settings, state.batcher
     served = model_named(name, state.holder, settings)
+    if BINARY_HEADER in request.headers:
+        raise V2Error(
+            400,
+            "binary tensor data is not supported - send the tensors as JSON (tritonclient: "
+            "set_data_from_numpy(array, binary_data=False))",
+        )
     try:
         body = await read_json(request, settings.max_body_mb)
         if not isinstance(body, dict):

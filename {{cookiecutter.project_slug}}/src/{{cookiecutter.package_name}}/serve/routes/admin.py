@@ -32,9 +32,10 @@ async def admin_model(
 
 @router.post("/reload")
 async def reload(holder: HolderDep) -> JSONBody:
-    """Load the version the environment's pointer names now, instead of at the next poll."""
+    """Load the version the environment's pointer names now, instead of at the next poll;
+    a version refused before is tried again, whatever the reason was."""
     # Loading takes a while: a worker thread keeps the event loop answering meanwhile.
-    version = await asyncio.to_thread(holder.sync)
+    version = await asyncio.to_thread(holder.sync, retry=True)
     return JSONBody({"model_version": version, "refused": holder.refused})
 
 
