@@ -206,3 +206,7 @@ def test_a_skip_that_is_not_a_list_is_refused(project: Path) -> None:
     with pytest.raises(PipelineError, match=r"skip of \.cruft\.json is not a list of paths"):
         update.recorded_state()
 
+
+def test_a_ref_that_reads_as_an_option_is_refused(project: Path) -> None:
+    with pytest.raises(PipelineError, match=r"REF='-h' looks like an option"):
+        update.update("-h", "uv")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cruft import update as cruft_update
 
-from .errors import PipelineError
+from .errors import PipelineError, not_an_option
 
 STATE = Path(".cruft.json")
 # What an update must never change; each must be in the skip list of .cruft.json.
@@ -140,6 +140,8 @@ def relock(uv: str) -> str:
 
 def update(ref: str | None, uv: str) -> str:
     """Apply the template's changes since the recorded commit; raise listing any conflict."""
+    if ref is not None:
+        not_an_option(ref, "REF")
     before = recorded_state()["commit"]
     changes = unclean()
     if changes:
