@@ -117,14 +117,14 @@ def test_the_production_reference_is_used_once_deployed(workspace, monkeypatch, 
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("empty.csv", "", "cannot read empty.csv"),
+        ("empty.csv", "", "empty.csv: No columns to parse from file"),
         ("header-only.csv", "size,count,colour\n", "holds no rows"),
         (
             "unrelated.csv",
             "a,b\n1,2\n",
             "lacks 3 of the model's 3 input columns (size, count, colour)",
         ),
-        ("garbage.parquet", "not parquet at all", "cannot read garbage.parquet"),
+        ("garbage.parquet", "not parquet at all", "garbage.parquet: "),
         ("missing.csv", None, "'missing.csv' does not exist"),
         ("notes.txt", "hello", "holds files of type(s) .txt"),
         ("text.csv", "size,count,colour\nbig,1,red\n", "column 'size' holds text"),

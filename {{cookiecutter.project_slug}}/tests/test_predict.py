@@ -3,6 +3,8 @@
 import json
 import shutil
 import sys
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.pipeline import engine, tables
 
-from .conftest import make_params, publish_tiny
+from .conftest import make_params, publish_tiny, small_frame
 from .project_data import PROJECT
 
 pytestmark = pytest.mark.usefixtures("session_cluster")
@@ -157,3 +159,60 @@ def test_the_output_feeds_monitor(project, monkeypatch, mixed_frame, version) ->
     assert run(monkeypatch, "monitor", "out") == 0
     report = json.loads((project / "reports/drift.json").read_text())
     assert report["rows"] == len(mixed_frame) and report["reference"].startswith("production")
+
+
+def ragged(path: Path) -> None:
+    path.write_text("size,count,colour\n1.5,2,red\n3.5,4,blue,5,6\n")
+
+
+def truncated(path: Path) -> None:
+    whole = small_frame().drop(columns=["target"]).to_parquet()
+    path.write_bytes(whole[: len(whole) // 2])
+
+
+def with_size(values) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        rows = small_frame().drop(columns=["target"]).head(len(values))
+        rows.assign(size=values).to_parquet(path)
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "message"),
+    [
+        ("empty.csv", lambda path: path.write_text(""), "empty.csv: No columns to parse"),
+        ("ragged.csv", ragged, "Expected 3 fields in line 3, saw 5"),
+        ("truncated.parquet", truncated, "cannot read"),
+        (
+            "inf.parquet",
+            with_size([1.0, 2.0, np.inf]),
+            "column 'size' holds inf in row 2 of partition 0: expected a finite number within "
+            "±3.403e+38 (the model's float32)",
+        ),
+        ("huge.parquet", with_size([1.0, -1e39]), "column 'size' holds -1e+39 in row 1"),
+        ("bool.parquet", with_size([True, False]), "column 'size' holds booleans where"),
+        (
+            "dates.parquet",
+            with_size(pd.to_datetime(["2024-03-01", "2024-03-02"])),
+            "column 'size' holds dates where the model expects numbers",
+        ),
+        (
+            "decimal.parquet",
+            with_size([Decimal("1.5"), Decimal("2.5")]),
+            "column 'size' holds Decimal values where",
+        ),
+    ],
+)
+def test_rows_the_server_would_refuse_are_refused_alike_by_predict_and_monitor(
+    project, monkeypatch, capsys, version, name, write, message
+):
+    """One line, exit 2 and nothing written, the same line from predict and monitor; never
+    a traceback, nor a timestamp, boolean or decimal scored as a number."""
+    write(project / name)
+    assert run(monkeypatch, "predict", name, "--out", "out") == 2
+    refused = capsys.readouterr().err
+    assert message in refused and len(refused.strip().splitlines()) == 1, refused
+    assert not (project / "out").exists()
+    assert run(monkeypatch, "monitor", name) == 2
+    assert capsys.readouterr().err.strip().splitlines()[0] == refused.strip()

@@ -18,9 +18,10 @@ from fnmatch import fnmatchcase
 import fsspec
 import numpy as np
 import pandas as pd
+from pandas.api import types
 from sklearn.pipeline import Pipeline
 
-from .deploy.bundle import load_version
+from .deploy.bundle import FINITE_NUMBER, FLOAT32_MAX, load_version
 from .deploy.release import environment, registry, served_version
 from .errors import PipelineError, UnusableInput
 from .params import load_params
@@ -55,13 +56,52 @@ def check_columns(columns: list[str], expected: list[str], data: str) -> None:
 
 
 def as_number(column: pd.Series, name: str, number: int) -> pd.Series:
-    """A feature column as floats; text among the numbers is refused (monitor too)."""
-    numbers = pd.to_numeric(column, errors="coerce").astype(float)
-    if (numbers.isna() & column.notna()).any():
+    """A feature column as floats, checked as the server checks a request's numbers
+    (monitor too): text, booleans, dates and other values that are not numbers are
+    refused, and so are numbers beyond float32's range, infinity included (scikit-learn's
+    trees cast to float32, where they fail the whole predict call). Missing stays NaN."""
+    held = not_numbers(column)
+    if held:
         raise UnusableInput(
-            f"column {name!r} holds text where the model expects numbers (partition {number})"
+            f"column {name!r} holds {held} where the model expects numbers (partition {number})"
+        )
+    numbers = pd.to_numeric(column).astype(float)
+    beyond = np.flatnonzero(np.abs(numbers.to_numpy()) > FLOAT32_MAX)  # NaN is not
+    if beyond.size:
+        row = int(beyond[0])
+        raise UnusableInput(
+            f"column {name!r} holds {numbers.iloc[row]:g} in row {row} of partition {number}: "
+            f"expected {FINITE_NUMBER}"
         )
     return numbers
+
+
+def not_numbers(column: pd.Series) -> str | None:
+    """What a column holds instead of numbers ("text", "booleans", ...), or None."""
+    if types.is_bool_dtype(column):
+        return "booleans"
+    # pandas would turn both into their nanoseconds, numbers the model never saw.
+    if types.is_datetime64_any_dtype(column):
+        return "dates"
+    if types.is_timedelta64_dtype(column):
+        return "durations"
+    if types.is_numeric_dtype(column) and not types.is_complex_dtype(column):
+        return None
+    if column.dtype != object:
+        return "text" if types.is_string_dtype(column) else f"{column.dtype} values"
+    odd = [value for value in column.dropna() if not is_number(value)]
+    if not odd:
+        return None
+    return (
+        "text"
+        if any(isinstance(value, str) for value in odd)
+        else f"{type(odd[0]).__name__} values"
+    )
+
+
+def is_number(value: object) -> bool:
+    """An int or float (NumPy's too), as a request's number is: not a bool or a Decimal."""
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool)
 
 
 def as_dates(column: pd.Series, name: str, number: int) -> pd.Series:

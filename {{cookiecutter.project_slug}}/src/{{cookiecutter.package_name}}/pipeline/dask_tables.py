@@ -28,7 +28,7 @@ from distributed.security import Security
 from joblib import parallel_config
 
 from ..errors import PipelineError
-from .sources import find_parts, write_part
+from .sources import find_parts, unreadable, write_part
 from .tables import part_name
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,8 @@ def gather(tasks: list[Delayed], what: str) -> list:
                 log.info("%s: %d of %d partitions done", what, done, len(futures))
                 last = time.monotonic()
         return client.gather(futures)
+    except pd.errors.ParserError as error:  # a ragged line past the rows dask sampled
+        raise unreadable("a CSV file of the data", error) from None
     except ValueError as error:
         if "Mismatched dtypes" not in str(error):
             raise
@@ -156,7 +158,7 @@ def open_table(source: str | Path, chunk_rows: int | None = None) -> Table:
         else:
             frame = dd.read_parquet(files)
     except (OSError, ValueError, ImportError) as error:
-        raise PipelineError(f"cannot read {source}: {error}") from error
+        raise unreadable(str(source), error) from error
     return Table(frame.rename(columns={name: str(name) for name in frame.columns}))
 
 
