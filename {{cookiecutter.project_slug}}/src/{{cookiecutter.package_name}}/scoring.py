@@ -1,21 +1,19 @@
 """`predict`: score a dataset with the version an environment serves, into Parquet parts.
 
 The version is loaded from the registry with the server's checks (deploy/bundle.py:
-checksums, scikit-learn version, allowed types, smoke rows), and its rows are prepared as
-the server prepares a request's (numbers as floats, text as objects, by the manifest's
-types). The data (a file, folder, glob or URL) is scored a
-partition at a time (a chunk of rows on the local engine), and each becomes a part of OUT:
-the input columns, `prediction`, `probability_<class>` for a classifier, `model_version`.
-`make monitor DATA=OUT` reads it back, predictions included.
+checksums, scikit-learn version, allowed types, smoke rows), and its rows are checked and
+prepared as the server does a request's (numbers as floats within float32's range, text as
+objects, by the manifest's types). The data (a file, folder, glob or URL) is scored a
+partition at a time (a chunk of rows on the local engine), and each becomes a part: the
+input columns, `prediction`, `probability_<class>` for a classifier, `model_version`. The
+parts replace OUT's only once all are written (scoring_output.py). `make monitor DATA=OUT`
+reads them back, and predicts again.
 """
 
 import argparse
 import logging
-import os
 import time
-from fnmatch import fnmatchcase
 
-import fsspec
 import numpy as np
 import pandas as pd
 from pandas.api import types
@@ -27,12 +25,11 @@ from .errors import PipelineError, UnusableInput
 from .params import load_params
 from .pipeline.engine import open_table, running
 from .pipeline.features import to_dates
-from .pipeline.sources import find_parts
+from .scoring_output import check_out, discard, staging, swap_in
 
 log = logging.getLogger(__name__)
 PREDICTION, MODEL_VERSION, PROBABILITY = "prediction", "model_version", "probability_"
 CHUNK_ROWS = 1_000_000  # rows the local engine scores at a time: memory is bounded by a chunk
-PART_PATTERN = "part-*.parquet"  # what OUT may hold: only an earlier run's parts are replaced
 
 
 def served_model(env: str | None) -> tuple[str, Pipeline, list[dict]]:
@@ -163,54 +160,25 @@ def is_output(name: str) -> bool:
     return name in (PREDICTION, MODEL_VERSION) or name.startswith(PROBABILITY)
 
 
-def clear_output(out: str, data: str) -> None:
-    """Make way for the parts: OUT must not exist, or hold only part-*.parquet files (an
-    earlier run's, deleted now so no stale part is left). Anything else is refused and
-    nothing deleted: OUT may be a folder the user keeps other data in. So is an OUT that
-    holds DATA (scoring an earlier run's parts into the same folder would delete them)."""
-    fs, path = fsspec.core.url_to_fs(out)
-    folder = canonical(out).rstrip("/") + "/"
-    for part in find_parts(data):
-        if canonical(part.location).startswith(folder):
-            raise PipelineError(
-                f"OUT {out} holds the data being scored ({part.location}) - write the "
-                "predictions to another folder; nothing was deleted"
-            )
-    if not fs.exists(path):
-        return
-    if not fs.isdir(path):
-        raise PipelineError(f"OUT {out} is a file - name a folder for the Parquet parts")
-    names = [entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(path, detail=False)]
-    names = [name for name in names if name]
-    others = sorted(name for name in names if not fnmatchcase(name, PART_PATTERN))
-    if others:
-        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-        raise PipelineError(
-            f"OUT {out} holds files other than {PART_PATTERN} ({shown}) - name a new or empty "
-            "folder, or one only an earlier `make predict` wrote to; nothing was deleted"
-        )
-    for name in names:
-        fs.rm(f"{path.rstrip('/')}/{name}")
-
-
-def canonical(location: str) -> str:
-    """One spelling per place: a local path resolved (.., symlinks), a URL normalised."""
-    fs, path = fsspec.core.url_to_fs(location)
-    if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
-        return os.path.realpath(path)
-    return fs.unstrip_protocol(path)
-
-
 def predict(data: str, out: str, env: str | None = None) -> str:
-    """Score DATA with the environment's version into OUT; say what was done."""
+    """Score DATA with the environment's version into OUT; say what was done. OUT changes
+    only once every row is scored and written (scoring_output.py)."""
     version, model, features = served_model(env)
+    check_out(out, data)
     with running():
         started = time.monotonic()  # the scoring itself, not a cluster's start
         table = open_table(data, chunk_rows=CHUNK_ROWS)
         check_columns(table.columns, [feature["name"] for feature in features], data)
-        clear_output(out, data)  # only once DATA is known to be scorable
-        # Each part holds its partition's rows, every one scored: rows written = rows read.
-        rows = table.map(score, model, features, version).write_parts(out)
+        staged = staging(out)
+        try:
+            # Each part holds its partition's rows, every one scored: rows written = rows read.
+            rows = table.map(score, model, features, version).write_parts(staged)
+            if rows == 0:
+                raise UnusableInput(f"{data} holds no rows - nothing was scored; OUT is unchanged")
+            swap_in(staged, out)
+        except BaseException:
+            discard(staged)
+            raise
         seconds = time.monotonic() - started
     return (
         f"read {rows} rows of {data}, scored them with version {version} and wrote {rows} "

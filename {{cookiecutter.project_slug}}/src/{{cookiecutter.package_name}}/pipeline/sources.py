@@ -21,6 +21,9 @@ BUNDLED: dict[str, dict] = {
 }
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 GLOB_CHARACTERS = "*?["
+# Left in a folder of parts while they are replaced where no rename is atomic (an object
+# store: scoring.py's output): a folder holding it is a mix of two runs' parts.
+INCOMPLETE = "_INCOMPLETE"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def find_parts(source: str) -> list[Part]:
         if any(character in path for character in GLOB_CHARACTERS):
             found = sorted(fs.glob(path))
         elif fs.isdir(path):
+            refuse_incomplete(source, fs, path)
             found = sorted(name for name in fs.find(path) if not hidden(name, path))
             refuse_hive_folders(source, found, path)
         elif fs.exists(path):
@@ -133,6 +137,15 @@ def find_parts(source: str) -> list[Part]:
         )
     local = isinstance(fs, fsspec.implementations.local.LocalFileSystem)
     return [Part(name if local else fs.unstrip_protocol(name), kind) for name in found]
+
+
+def refuse_incomplete(source: str, fs: fsspec.AbstractFileSystem, path: str) -> None:
+    """A folder whose parts were being replaced when the writer stopped is no dataset."""
+    if fs.exists(f"{path.rstrip('/')}/{INCOMPLETE}"):
+        raise UnusableInput(
+            f"{source} holds {INCOMPLETE}: a `make predict` stopped while replacing its parts, "
+            "so they mix two runs - run that `make predict` again"
+        )
 
 
 def refuse_hive_folders(source: str, found: list[str], root: str) -> None:
