@@ -530,20 +530,22 @@ for arg in "$@"; do printf 'arg:%s\\n' "$arg"; done
 if [ -n "$SERVE_HOST" ]; then printf 'host:%s\\nport:%s\\n' "$SERVE_HOST" "$SERVE_PORT"; fi
 case " $* " in *" monitor "*) exit 1 ;; esac
 """
-# Branch names may hold ; ' " ` and $( ): CI passes them to `make compare BASE=...`.
+# Branch names may hold ; ' " ` and $( ): CI passes them to `make compare BASE=...`. A
+# value like -h must stay a value too (`make promote TO=-h` printed help and exited 0).
 HOSTILE_VALUES = {
     "semicolon": ("x;echo INJECTED", "x;echo INJECTED"),
     "double-quote": ('x";echo INJECTED;"', 'x";echo INJECTED;"'),
     "single-quote": ("x';echo INJECTED;'", "x';echo INJECTED;'"),
     "backtick": ("x`echo INJECTED`", "x`echo INJECTED`"),
     "command-substitution": ("x$$(echo INJECTED)", "x$(echo INJECTED)"),
+    "option": ("-h", "-h"),
 }
 
 
 @pytest.mark.parametrize(("given", "expected"), HOSTILE_VALUES.values(), ids=HOSTILE_VALUES)
 def test_make_variables_reach_commands_as_data(bakery, tmp_path, given, expected) -> None:
-    """BASE, HEAD, DATA, NEWEST, HOST and PORT arrive as one argument each; nothing in them
-    runs."""
+    """BASE, HEAD, DATA, NEWEST, HOST and PORT arrive as one argument each, as values (after
+    `--`, or as --option=value); nothing in them runs."""
     project = bakery()
     for name in ("Makefile", "serve.mk"):
         (tmp_path / name).write_text((project / name).read_text())
@@ -556,12 +558,12 @@ def test_make_variables_reach_commands_as_data(bakery, tmp_path, given, expected
     runs = {
         "compare": (
             [f"BASE={given}", f"HEAD={given}"],
-            ["arg:--base", f"arg:{expected}", "arg:--head", f"arg:{expected}"],
+            [f"arg:--base={expected}", f"arg:--head={expected}"],
         ),
-        "monitor": ([f"DATA={given}"], ["arg:monitor", f"arg:{expected}"]),
+        "monitor": ([f"DATA={given}"], ["arg:monitor", "arg:--", f"arg:{expected}"]),
         "drift-check": (
             [f"BASE={given}", f"NEWEST={given}"],
-            ["arg:monitor", f"arg:{expected}", "arg:--base", f"arg:{expected}"],
+            ["arg:monitor", "arg:--", f"arg:{expected}", f"arg:--base={expected}"],
         ),
         "serve": ([f"HOST={given}", f"PORT={given}"], [f"host:{expected}", f"port:{expected}"]),
     }

@@ -1,6 +1,6 @@
 """Fast tier: the environment targets (deploy, promote, rollback, smoke) pass DEPLOY_ENV,
-FROM, TO, VERSION and URL to the command as data, one argument each, and say what is
-missing."""
+FROM, TO, VERSION and URL to the command as data, one argument each and never as an option
+(--option=value, or after --), and say what is missing."""
 
 import os
 import subprocess
@@ -38,18 +38,23 @@ def arguments(result: subprocess.CompletedProcess) -> list[str]:
 def test_environment_variables_reach_commands_as_data(bakery, tmp_path, given, expected) -> None:
     env = fake_project(bakery(), tmp_path)
     runs = {
-        "deploy": ([f"DEPLOY_ENV={given}"], ["deploy", "--env", expected]),
+        "deploy": ([f"DEPLOY_ENV={given}"], ["deploy", f"--env={expected}"]),
         "promote": (
             [f"FROM={given}", f"TO={given}", f"VERSION={given}"],
-            ["promote", expected, expected, "--version", expected],
+            ["promote", f"--version={expected}", "--", expected, expected],
         ),
         "rollback": (
             [f"DEPLOY_ENV={given}", f"VERSION={given}"],
-            ["rollback", "--env", expected, expected],
+            ["rollback", f"--env={expected}", "--", expected],
         ),
         "smoke": (
             [f"DEPLOY_ENV={given}", f"URL={given}"],
-            ["smoke", "--env", expected, "--url", expected],
+            ["smoke", f"--env={expected}", f"--url={expected}"],
+        ),
+        "version": ([f"DEPLOY_ENV={given}"], ["models", f"--served-by={expected}"]),
+        "predict": (
+            [f"DATA={given}", f"OUT={given}", f"DEPLOY_ENV={given}"],
+            ["predict", f"--out={expected}", f"--env={expected}", "--", expected],
         ),
     }
     for target, (variables, wanted) in runs.items():
@@ -64,10 +69,10 @@ def test_environment_targets_default_and_refuse(bakery, tmp_path, serving) -> No
     """production unless DEPLOY_ENV says otherwise; no VERSION or URL: none passed; promote
     without FROM or TO stops with a line saying how to call it."""
     env = fake_project(bakery(serving=serving), tmp_path)
-    assert arguments(make(tmp_path, env, "deploy"))[2:] == ["deploy", "--env", "production"]
+    assert arguments(make(tmp_path, env, "deploy"))[2:] == ["deploy", "--env=production"]
     staging = {**env, "DEPLOY_ENV": "staging"}
-    assert arguments(make(tmp_path, staging, "rollback"))[2:] == ["rollback", "--env", "staging"]
-    assert arguments(make(tmp_path, env, "smoke"))[2:] == ["smoke", "--env", "production"]
+    assert arguments(make(tmp_path, staging, "rollback"))[2:] == ["rollback", "--env=staging"]
+    assert arguments(make(tmp_path, env, "smoke"))[2:] == ["smoke", "--env=production"]
     for given in ([], ["FROM=staging"], ["TO=production"]):
         refused = make(tmp_path, env, "promote", *given)
         assert refused.returncode == 2 and arguments(refused) == []

@@ -5,7 +5,9 @@ package named unlike its slug (churn-model, package churn), installed by `make i
 its `make ci` run on a LocalCluster and committed. On it: an external scheduler with one
 worker, then two, writes the same dvc.lock; the local engine picks the same split and gets
 the same metrics; `make predict` scores a multi-part dataset in moto's S3 server row for
-row; validation on a folder of parts names the column, rule and partition of a bad row.
+row; validation on a folder of parts names the column, rule and partition of a bad row; a
+scheduler address that is no Dask scheduler, and a worker killed as train starts, stop a
+stage in one line (or the worker is replaced), never with a hang or a traceback.
 """
 
 import difflib
@@ -15,8 +17,10 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -316,3 +320,78 @@ def test_validation_names_the_column_rule_and_partition_of_a_bad_part(
     # The stage stops with that message, not a Python traceback.
     assert "Traceback (most recent call last)" not in failed.stdout + message, message
     assert not (clone / paths["validated"]).exists(), "stale output left behind"
+
+
+def stage_into(project: Path, stage: str, outputs: dict[str, Path]) -> list[str]:
+    """The stage's command line with the options in outputs (--model, ...) pointed there."""
+    arguments = stage_commands(project)[stage]
+    for option, path in outputs.items():
+        arguments[arguments.index(option) + 1] = str(path)
+    return arguments
+
+
+def test_a_scheduler_address_that_is_no_scheduler_stops_a_stage_in_one_line(
+    project: Path, tmp_path: Path
+) -> None:
+    """A port that takes connections but never answers as Dask does hung a stage for minutes
+    despite the 30 s timeout (distributed's handshake has none), and `not-a-url` gave a
+    traceback: both now stop within the connect timeout, in one line."""
+    written = {"--train": tmp_path / "train.parquet", "--test": tmp_path / "test.parquet"}
+    arguments = stage_into(project, "split", written)
+    command = shlex.join([".venv/bin/python", "-m", PACKAGE, *arguments])
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()  # connections complete in the backlog; nothing ever answers
+        silent = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        for address, said in ((silent, "no Dask handshake within 3 s"), ("not-a-url", "port")):
+            env = {SCHEDULER: address, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"}
+            started = time.monotonic()
+            result = run(command, project, check=False, env=env, timeout=120)
+            assert time.monotonic() - started < 60
+            assert result.returncode == 1 and said in result.stderr, result.stderr
+            assert "Traceback" not in result.stderr, result.stderr
+    assert not any(path.exists() for path in written.values()), "a stage that never ran wrote"
+
+
+def test_a_worker_killed_as_train_starts_fails_it_in_one_line_or_is_replaced(
+    project: Path, tmp_path: Path
+) -> None:
+    """kill -9 of a LocalCluster worker as it starts: the nanny starts another and the stage
+    trains, or the stage stops with one line saying a worker died; never a traceback, never
+    a model half written."""
+    model = tmp_path / "model.joblib"
+    arguments = stage_into(project, "train", {"--model": model})
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN | {SCHEDULER}}
+    log = tmp_path / "train.log"
+    with log.open("w") as out:
+        stage = subprocess.Popen(
+            [".venv/bin/python", "-m", PACKAGE, *arguments],
+            cwd=project,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            found = subprocess.run(
+                ["pgrep", "-s", str(stage.pid), "-f", "spawn_main"], capture_output=True, text=True
+            ).stdout.split()
+            if found or stage.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert found, f"no worker process appeared:\n{log.read_text()}"
+        os.kill(int(found[0]), signal.SIGKILL)
+        try:
+            stage.wait(timeout=300)
+        finally:
+            if stage.poll() is None:
+                os.killpg(stage.pid, signal.SIGKILL)
+    output = log.read_text()
+    assert "Traceback (most recent call last)" not in output, output
+    if stage.returncode == 0:
+        assert model.is_file(), output
+    else:
+        errors = [line for line in output.splitlines() if line.startswith("ERROR:")]
+        assert len(errors) == 1 and "worker" in errors[0] and "run the stage again" in errors[0]
+        assert not model.exists(), "a model was written by a stage that failed"

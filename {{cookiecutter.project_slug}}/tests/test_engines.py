@@ -2,7 +2,10 @@
 they keep the same rows, infer the same schema and train the same model, byte for byte.
 (compute=dask projects; where Dask is not installed these tests are skipped.)"""
 
+import socket
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -90,3 +93,55 @@ def test_a_csv_type_that_changes_late_is_explained(dask_client, tmp_path) -> Non
     rows.to_csv(tmp_path / "late.csv", index=False)
     with pytest.raises(PipelineError, match=r"convert the data to Parquet(.|\n)*\| count"):
         dask_tables.open_table(tmp_path / "late.csv").write(tmp_path / "out")
+
+
+def test_a_scheduler_address_that_is_no_address_is_refused_in_one_line(monkeypatch) -> None:
+    monkeypatch.setenv(dask_tables.SCHEDULER_VARIABLE, "not-a-url")
+    refused = pytest.raises(PipelineError, match=r"DASK_SCHEDULER_ADDRESS=not-a-url: .*tcp://")
+    with refused, dask_tables.running():
+        pass
+
+
+def test_a_listener_that_is_not_a_scheduler_is_refused_within_the_timeout(monkeypatch) -> None:
+    """A port that takes connections but never answers as Dask does (the handshake after
+    connecting has no timeout of Dask's own): refused once the connect timeout is over."""
+    import dask
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()  # connections complete in the backlog; nothing ever answers
+        port = listener.getsockname()[1]
+        monkeypatch.setenv(dask_tables.SCHEDULER_VARIABLE, f"tcp://127.0.0.1:{port}")
+        started = time.monotonic()
+        refused = pytest.raises(PipelineError, match="no Dask handshake within 1 s")
+        with dask.config.set({dask_tables.CONNECT_TIMEOUT: "1s"}), refused, dask_tables.running():
+            pass
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("died", ["killed", "lost-data"])
+def test_workers_that_die_are_said_in_one_line(on_cluster, died: str) -> None:
+    """A task whose workers kept dying (KilledWorker), or that needed data a dead worker
+    held (what joblib scattered to train a model): one line, not distributed's traceback."""
+    from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
+
+    error = (
+        KilledWorker("fit", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+        if died == "killed"
+        else FutureCancelledError("batch_of__parallel_build_trees", "lost dependencies")
+    )
+    refused = pytest.raises(PipelineError, match="a Dask worker died during this stage")
+    with refused, dask_tables.running():
+        raise error
+
+
+def test_a_worker_that_dies_as_the_local_cluster_starts_is_said_in_one_line(monkeypatch) -> None:
+    def dies(*args, **kwargs):
+        raise RuntimeError("Nanny failed to start.")
+
+    monkeypatch.delenv(dask_tables.SCHEDULER_VARIABLE, raising=False)
+    monkeypatch.setattr(dask_tables, "LocalCluster", dies)
+    refused = pytest.raises(PipelineError, match=r"could not start its workers .* run the stage")
+    with refused, dask_tables.running():
+        pass

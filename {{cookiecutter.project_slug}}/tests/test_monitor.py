@@ -117,14 +117,14 @@ def test_the_production_reference_is_used_once_deployed(workspace, monkeypatch, 
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("empty.csv", "", "cannot read empty.csv"),
+        ("empty.csv", "", "empty.csv: No columns to parse from file"),
         ("header-only.csv", "size,count,colour\n", "holds no rows"),
         (
             "unrelated.csv",
             "a,b\n1,2\n",
             "lacks 3 of the model's 3 input columns (size, count, colour)",
         ),
-        ("garbage.parquet", "not parquet at all", "cannot read garbage.parquet"),
+        ("garbage.parquet", "not parquet at all", "garbage.parquet: "),
         ("missing.csv", None, "'missing.csv' does not exist"),
         ("notes.txt", "hello", "holds files of type(s) .txt"),
         ("text.csv", "size,count,colour\nbig,1,red\n", "column 'size' holds text"),
@@ -208,11 +208,62 @@ def test_a_folder_of_logs_is_compared_with_the_predictions_logged(
     assert report["prediction_drift"], "the logged predictions (all 1) were not the ones compared"
 
 
-def test_a_folder_of_unreadable_logs_holds_no_rows(workspace, monkeypatch, capsys) -> None:
+def log_line(rows: pd.DataFrame, predictions: list) -> str:
+    """A line as the server's prediction log writes it."""
+    entry = {"model_version": "0001-abc1234", "inputs": rows.to_dict(orient="records")}
+    return json.dumps({**entry, "outputs": {"predictions": predictions}})
+
+
+def test_malformed_log_lines_are_skipped_and_counted(
+    workspace, monkeypatch, training, capsys
+) -> None:
+    """A line cut short, edited or misaligned costs its own rows, never the verdict (exit 1
+    would mean drift, and retrain): the good lines are compared, the others counted."""
+    batch = training.sample(300, random_state=0).drop(columns=["target"])
+    model = TRAINED["classification"][0]
+    good = log_line(batch, model.predict(batch).tolist())
+    lines = [
+        good,
+        good[: len(good) // 2],  # a write cut short
+        log_line(batch.head(50), [1]),  # 50 rows, 1 prediction
+        json.dumps([1, 2]),
+        json.dumps({"inputs": "size", "outputs": {"predictions": [1, 2, 3, 4]}}),
+        log_line(batch.head(2).drop(columns=["colour"]), [1, 0]),
+        "",
+    ]
     (workspace / "logs").mkdir()
-    (workspace / "logs/predictions-1.jsonl").write_text("not json\n")
+    (workspace / "logs/predictions.jsonl").write_text("\n".join(lines) + "\n")
+    assert monitor(monkeypatch, "logs") == 0
+    report = json.loads((workspace / "reports/drift.json").read_text())
+    assert report["rows"] == 300 and report["skipped_lines"] == 5
+    said = "skipped 5 malformed line(s): 2 not a logged request, 1 not JSON, 1 inputs and "
+    assert said in capsys.readouterr().out
+    assert said.lower() in (workspace / "reports/drift.md").read_text().lower()
+
+
+ROW = {"size": 10.0, "count": 2, "colour": "red"}
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("not json", "not JSON"),
+        (
+            json.dumps({"inputs": [ROW] * 50, "outputs": {"predictions": [1]}}),
+            "inputs and predictions of different lengths",
+        ),
+        (json.dumps({"inputs": [ROW], "outputs": {"predictions": [[1]]}}), "predictions that"),
+    ],
+    ids=["not-json", "50-rows-1-prediction", "nested-prediction"],
+)
+def test_a_log_without_a_usable_line_is_unusable(
+    workspace, monkeypatch, capsys, line, reason
+) -> None:
+    (workspace / "logs").mkdir()
+    (workspace / "logs/predictions-1.jsonl").write_text(line + "\n")
     assert monitor(monkeypatch, "logs") == 2
-    assert "logs holds no rows" in capsys.readouterr().err
+    refused = capsys.readouterr().err
+    assert f"logs holds no rows the monitor can use: 1 malformed line(s): 1 {reason}" in refused
 
 
 @pytest.mark.parametrize("task", ["regression"])
@@ -257,17 +308,16 @@ def test_a_dataset_in_parts_and_in_chunks_reports_as_one_file(
     assert report_of(workspace) == at_once
 
 
-def test_predictions_of_the_reference_version_are_read_not_made(
+def test_a_batchs_own_predictions_are_never_taken_for_the_models(
     workspace, monkeypatch, training
 ) -> None:
-    """Rows `make predict` scored with the production version carry its predictions: the
-    monitor uses them. Another version's are predicted again with production's model."""
+    """Rows `make predict` scored carry a prediction column; whoever supplies the batch
+    writes it too, so the monitor predicts again with the reference's model rather than
+    let a batch hide prediction drift, even when it names the reference's version."""
     from {{ cookiecutter.package_name }}.deploy.registry import Registry
 
     version = publish_tiny(Registry(str(workspace / "registry"), "tiny"), training)
     batch = training.sample(300, random_state=0).assign(prediction=1)  # not what it predicts
     batch.assign(model_version=version).to_parquet("scored.parquet")
-    assert monitor(monkeypatch, "scored.parquet") == 1
-    assert report_of(workspace)["prediction_drift"]
-    batch.assign(model_version="0001-older").to_parquet("older.parquet")
-    assert monitor(monkeypatch, "older.parquet") == 0
+    assert monitor(monkeypatch, "scored.parquet") == 0
+    assert not report_of(workspace)["prediction_drift"]

@@ -3,6 +3,8 @@
 import json
 import shutil
 import sys
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ from {{ cookiecutter.package_name }}.deploy import bundle
 from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.pipeline import engine, tables
 
-from .conftest import make_params, publish_tiny
+from .conftest import make_params, publish_tiny, small_frame
 from .project_data import PROJECT
 
 pytestmark = pytest.mark.usefixtures("session_cluster")
@@ -157,3 +159,168 @@ def test_the_output_feeds_monitor(project, monkeypatch, mixed_frame, version) ->
     assert run(monkeypatch, "monitor", "out") == 0
     report = json.loads((project / "reports/drift.json").read_text())
     assert report["rows"] == len(mixed_frame) and report["reference"].startswith("production")
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_a_run_that_fails_midway_leaves_the_last_output_whole(
+    project, monkeypatch, mixed_frame, version
+):
+    """Rows past the first chunk (or partition) that cannot be scored: the parts written so
+    far are thrown away with the run, and OUT keeps the earlier run's parts, every one."""
+    monkeypatch.setattr(scoring, "CHUNK_ROWS", 30)
+    rows = mixed_frame.drop(columns=["target"])
+    in_parts(rows, project / "data", 30)
+    assert run(monkeypatch, "predict", "data", "--out", "out") == 0
+    before = files_in(project / "out")
+    broken = rows.copy()
+    broken.loc[broken.index[70], "size"] = np.inf
+    in_parts(broken, project / "broken", 30)
+    assert run(monkeypatch, "predict", "broken", "--out", "out") == 2
+    assert files_in(project / "out") == before
+    assert [path.name for path in project.iterdir() if path.name.startswith(".")] == []
+
+
+@pytest.mark.skipif(not LOCAL, reason="the local engine writes the parts in this process")
+def test_a_run_stopped_while_writing_leaves_out_as_it_was(
+    project, monkeypatch, mixed_frame, version
+):
+    monkeypatch.setattr(scoring, "CHUNK_ROWS", 30)
+    mixed_frame.to_parquet("rows.parquet")
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 0
+    before = files_in(project / "out")
+    written = []
+
+    def stopped_after_one(frame, location):
+        if written:
+            raise KeyboardInterrupt  # as a SIGINT would, between two parts
+        written.append(location)
+        Path(location).parent.mkdir()
+        frame.to_parquet(location)
+
+    monkeypatch.setattr(tables, "write_part", stopped_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        run(monkeypatch, "predict", "rows.parquet", "--out", "out")
+    assert files_in(project / "out") == before
+    assert not Path(written[0]).parent.exists(), "the stopped run's parts were left behind"
+
+
+@pytest.mark.skipif(not LOCAL, reason="memory:// is this process's own: Dask's workers lack it")
+def test_an_object_store_out_is_replaced_whole_or_marked_incomplete(
+    project, monkeypatch, capsys, mixed_frame, version
+):
+    """No rename there: the new parts are copied in under _INCOMPLETE, which readers refuse
+    until a run completes."""
+    import fsspec
+
+    monkeypatch.setattr(scoring, "CHUNK_ROWS", 30)
+    memory = fsspec.filesystem("memory")
+    out = f"memory://predict-{version}/out"
+    mixed_frame.to_parquet("rows.parquet")
+    mixed_frame.head(20).to_parquet("few.parquet")
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", out) == 0
+    assert run(monkeypatch, "predict", "few.parquet", "--out", out) == 0
+    assert [name.rsplit("/", 1)[-1] for name in memory.ls(out, detail=False)] == [
+        "part-00000.parquet"
+    ]
+    assert len(memory.ls(f"memory://predict-{version}", detail=False)) == 1, "a staged copy"
+
+    def cut_short(self, source, target, **kwargs):
+        raise OSError("the connection dropped")
+
+    monkeypatch.setattr(type(memory), "mv", cut_short)
+    with pytest.raises(OSError, match="connection dropped"):
+        run(monkeypatch, "predict", "rows.parquet", "--out", out)
+    assert run(monkeypatch, "monitor", out) == 2
+    assert "holds _INCOMPLETE: a `make predict` stopped while replacing" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("MODEL_REGISTRY", str(project / "registry"))
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", out) == 0
+    assert len(pd.read_parquet(out)) == len(mixed_frame)
+    memory.rm(f"memory://predict-{version}", recursive=True)
+
+
+def ragged(path: Path) -> None:
+    path.write_text("size,count,colour\n1.5,2,red\n3.5,4,blue,5,6\n")
+
+
+def truncated(path: Path) -> None:
+    whole = small_frame().drop(columns=["target"]).to_parquet()
+    path.write_bytes(whole[: len(whole) // 2])
+
+
+def with_size(values) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        rows = small_frame().drop(columns=["target"]).head(len(values))
+        rows.assign(size=values).to_parquet(path)
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "message"),
+    [
+        ("empty.csv", lambda path: path.write_text(""), "empty.csv: No columns to parse"),
+        ("ragged.csv", ragged, "Expected 3 fields in line 3, saw 5"),
+        ("truncated.parquet", truncated, "cannot read"),
+        (
+            "inf.parquet",
+            with_size([1.0, 2.0, np.inf]),
+            "column 'size' holds inf in row 2 of partition 0: expected a finite number within "
+            "±3.403e+38 (the model's float32)",
+        ),
+        ("huge.parquet", with_size([1.0, -1e39]), "column 'size' holds -1e+39 in row 1"),
+        ("bool.parquet", with_size([True, False]), "column 'size' holds booleans where"),
+        (
+            "dates.parquet",
+            with_size(pd.to_datetime(["2024-03-01", "2024-03-02"])),
+            "column 'size' holds dates where the model expects numbers",
+        ),
+        (
+            "decimal.parquet",
+            with_size([Decimal("1.5"), Decimal("2.5")]),
+            "column 'size' holds Decimal values where",
+        ),
+    ],
+)
+def test_rows_the_server_would_refuse_are_refused_alike_by_predict_and_monitor(
+    project, monkeypatch, capsys, version, name, write, message
+):
+    """One line, exit 2 and nothing written, the same line from predict and monitor; never
+    a traceback, nor a timestamp, boolean or decimal scored as a number."""
+    write(project / name)
+    assert run(monkeypatch, "predict", name, "--out", "out") == 2
+    refused = capsys.readouterr().err
+    assert message in refused and len(refused.strip().splitlines()) == 1, refused
+    assert not (project / "out").exists()
+    assert run(monkeypatch, "monitor", name) == 2
+    assert capsys.readouterr().err.strip().splitlines()[0] == refused.strip()
+
+
+@pytest.mark.parametrize(
+    "out",
+    [
+        "data/processed/train.parquet",  # dvc.yaml's training set (a folder of parts on Dask)
+        "data/scored",
+        "models",
+        "reports/plots",
+        "registry/scored",
+        "elsewhere/../models/scored",
+        "link/scored",
+        ".",
+    ],
+)
+def test_an_out_the_pipeline_or_deploy_owns_is_refused(
+    project, monkeypatch, capsys, mixed_frame, version, out
+):
+    (project / "data/processed").mkdir(parents=True)
+    in_parts(mixed_frame.drop(columns=["target"]), project / "data/processed/train.parquet", 30)
+    training = files_in(project / "data/processed/train.parquet")
+    (project / "link").symlink_to(project / "data")
+    mixed_frame.to_parquet("rows.parquet")
+    assert run(monkeypatch, "predict", "rows.parquet", "--out", out) == 1
+    assert "which the pipeline and deploy own" in capsys.readouterr().err
+    assert files_in(project / "data/processed/train.parquet") == training

@@ -1,7 +1,9 @@
 import json
+import os
 import re
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -495,3 +497,52 @@ def test_rollback_to_the_version_served_says_nothing_changed(
     assert release.rollback("production", first) == (
         f"production already serves version {first}, nothing rolled back"
     )
+
+
+def test_a_pointer_that_is_a_folder_is_refused_in_one_line(project_registry, caplog) -> None:
+    (version,) = empty_versions(project_registry, 1)
+    Path(project_registry.base, "CURRENT").mkdir()
+    with pytest.raises(RegistryError, match=r"/CURRENT is a folder - remove it"):
+        project_registry.current()
+    assert "production: serves no version" in release.models()
+    assert "tiny/CURRENT is a folder" in caplog.text
+    with pytest.raises(RegistryError, match=r"/CURRENT is a folder - remove it"):
+        project_registry.promote(version)
+
+
+def test_the_server_refuses_a_folder_pointer_and_keeps_serving(registry, mixed_frame) -> None:
+    holder = pytest.importorskip("{{ cookiecutter.package_name }}.serve.holder")
+    version = publish_tiny(registry, mixed_frame)
+    served = holder.ModelHolder(registry)
+    assert served.sync() == version
+    pointer = Path(registry.base, "CURRENT")
+    pointer.unlink()
+    pointer.mkdir()
+    assert served.sync() == version
+    assert "CURRENT is a folder" in served.refused["reason"]
+
+
+def test_a_pointer_that_is_a_fifo_is_refused_without_waiting(project_registry, caplog) -> None:
+    """Reading a FIFO waits for a writer: `make models` (and a server's poll) never does."""
+    (version,) = empty_versions(project_registry, 1)
+    project_registry.promote(version)
+    os.mkfifo(Path(project_registry.base, "CURRENT.staging"))
+    listed: list[str] = []
+    models = threading.Thread(target=lambda: listed.append(release.models()), daemon=True)
+    models.start()
+    models.join(timeout=20)
+    assert listed, "make models waited on the FIFO"
+    assert listed[0].splitlines()[-1] == "staging: serves no version"
+    assert "CURRENT.staging is not a regular file" in caplog.text
+
+
+def test_a_pointer_of_megabytes_is_refused_without_reading_it(registry: Registry) -> None:
+    """A pointer is read on every poll of every server: one of 300 MB is refused, not read."""
+    (version,) = empty_versions(registry, 1)
+    with Path(registry.base, "CURRENT").open("wb") as pointer:
+        pointer.write(f"{version}\n".encode())
+        pointer.truncate(300 * 2**20)  # sparse: no disk taken
+    started = time.monotonic()
+    with pytest.raises(RegistryError, match="/CURRENT is larger than 64 KB, so not a pointer"):
+        registry.current()
+    assert time.monotonic() - started < 1

@@ -147,8 +147,8 @@ def test_monitor_reads_the_logs_back(tmp_path) -> None:
     for i in range(30):
         log.record("0001-abc", [ROW, {**ROW, "colour": None}], [i % 2, 1])
     log.stop()
-    frame, predictions = read_logs(tmp_path)
-    assert len(frame) == len(predictions) == 60
+    frame, predictions, skipped = read_logs(tmp_path, list(ROW))
+    assert len(frame) == len(predictions) == 60 and not skipped
     assert list(frame.columns) == ["size", "count", "colour"]
     assert frame["colour"].isna().sum() == 30
     pd.testing.assert_series_equal(predictions.iloc[:2], pd.Series([0, 1], dtype=object))
@@ -158,5 +158,5 @@ def test_monitor_reads_the_logs_back(tmp_path) -> None:
 def test_a_broken_line_is_skipped(tmp_path, bad) -> None:
     good = json.dumps({"inputs": [ROW], "outputs": {"predictions": [1]}}).encode() + b"\n"
     (tmp_path / "predictions.jsonl").write_bytes(good + bad + good)
-    frame, _ = read_logs(tmp_path)
-    assert len(frame) == 2
+    frame, _, skipped = read_logs(tmp_path, list(ROW))
+    assert len(frame) == 2 and sum(skipped.values()) == 1

@@ -1,6 +1,7 @@
 """make update's checks and conflict listing, and make template-check, on small git repos."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -173,3 +174,39 @@ def test_a_template_that_reads_as_a_git_option_is_never_passed_to_git(
 
 def test_template_check_without_cruft_json_reports_instead_of_failing(project: Path) -> None:
     assert "cannot check the template for updates" in update.template_check()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('{"template": "/somewhere", "commit": ', r"cannot be read as JSON .* restore it from git"),
+        ('["/somewhere", "abc"]', r"holds a JSON list, not an object"),
+        (
+            json.dumps({"template": None, "commit": "abc", "skip": SKIP}),
+            r"names no template \(None\) - set template",
+        ),
+        (json.dumps({"template": "/x", "commit": 7, "skip": SKIP}), r"names no template commit"),
+    ],
+    ids=["not-json", "a-list", "template-null", "commit-a-number"],
+)
+def test_template_check_says_what_is_wrong_with_cruft_json_and_exits_0(
+    project: Path, capsys, text: str, said: str
+) -> None:
+    Path(".cruft.json").write_text(text)
+    update.check_main([])  # scheduled CI's `make template-check`: never an exception
+    printed = capsys.readouterr().out
+    assert re.search(rf"cannot check the template for updates: \.cruft\.json {said}", printed)
+    with pytest.raises(PipelineError, match=said):
+        update.recorded_state()
+
+
+def test_a_skip_that_is_not_a_list_is_refused(project: Path) -> None:
+    """A string holds every protected path as a substring: refused, not searched."""
+    write_state("/somewhere", "abc", skip=" ".join(SKIP))
+    with pytest.raises(PipelineError, match=r"skip of \.cruft\.json is not a list of paths"):
+        update.recorded_state()
+
+
+def test_a_ref_that_reads_as_an_option_is_refused(project: Path) -> None:
+    with pytest.raises(PipelineError, match=r"REF='-h' looks like an option"):
+        update.update("-h", "uv")

@@ -11,7 +11,7 @@ from pathlib import Path
 from dvc.repo import Repo
 from dvc.scm import RevError, resolve_rev
 
-from .errors import PipelineError
+from .errors import PipelineError, not_an_option
 
 
 def dvc(*args: str) -> str:
@@ -24,6 +24,7 @@ def dvc(*args: str) -> str:
 
 def check_revision(revision: str, variable: str = "BASE") -> None:
     """Fail naming the revision unless git or DVC's experiments know it (as DVC resolves it)."""
+    not_an_option(revision, variable)
     with Repo() as repo:
         try:
             resolve_rev(repo.scm, revision)

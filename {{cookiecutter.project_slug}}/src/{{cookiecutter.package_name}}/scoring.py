@@ -1,37 +1,35 @@
 """`predict`: score a dataset with the version an environment serves, into Parquet parts.
 
 The version is loaded from the registry with the server's checks (deploy/bundle.py:
-checksums, scikit-learn version, allowed types, smoke rows), and its rows are prepared as
-the server prepares a request's (numbers as floats, text as objects, by the manifest's
-types). The data (a file, folder, glob or URL) is scored a
-partition at a time (a chunk of rows on the local engine), and each becomes a part of OUT:
-the input columns, `prediction`, `probability_<class>` for a classifier, `model_version`.
-`make monitor DATA=OUT` reads it back, predictions included.
+checksums, scikit-learn version, allowed types, smoke rows), and its rows are checked and
+prepared as the server does a request's (numbers as floats within float32's range, text as
+objects, by the manifest's types). The data (a file, folder, glob or URL) is scored a
+partition at a time (a chunk of rows on the local engine), and each becomes a part: the
+input columns, `prediction`, `probability_<class>` for a classifier, `model_version`. The
+parts replace OUT's only once all are written (scoring_output.py). `make monitor DATA=OUT`
+reads them back, and predicts again.
 """
 
 import argparse
 import logging
-import os
 import time
-from fnmatch import fnmatchcase
 
-import fsspec
 import numpy as np
 import pandas as pd
+from pandas.api import types
 from sklearn.pipeline import Pipeline
 
-from .deploy.bundle import load_version
+from .deploy.bundle import FINITE_NUMBER, FLOAT32_MAX, load_version
 from .deploy.release import environment, registry, served_version
 from .errors import PipelineError, UnusableInput
 from .params import load_params
 from .pipeline.engine import open_table, running
 from .pipeline.features import to_dates
-from .pipeline.sources import find_parts
+from .scoring_output import check_out, discard, staging, swap_in
 
 log = logging.getLogger(__name__)
 PREDICTION, MODEL_VERSION, PROBABILITY = "prediction", "model_version", "probability_"
 CHUNK_ROWS = 1_000_000  # rows the local engine scores at a time: memory is bounded by a chunk
-PART_PATTERN = "part-*.parquet"  # what OUT may hold: only an earlier run's parts are replaced
 
 
 def served_model(env: str | None) -> tuple[str, Pipeline, list[dict]]:
@@ -55,13 +53,52 @@ def check_columns(columns: list[str], expected: list[str], data: str) -> None:
 
 
 def as_number(column: pd.Series, name: str, number: int) -> pd.Series:
-    """A feature column as floats; text among the numbers is refused (monitor too)."""
-    numbers = pd.to_numeric(column, errors="coerce").astype(float)
-    if (numbers.isna() & column.notna()).any():
+    """A feature column as floats, checked as the server checks a request's numbers
+    (monitor too): text, booleans, dates and other values that are not numbers are
+    refused, and so are numbers beyond float32's range, infinity included (scikit-learn's
+    trees cast to float32, where they fail the whole predict call). Missing stays NaN."""
+    held = not_numbers(column)
+    if held:
         raise UnusableInput(
-            f"column {name!r} holds text where the model expects numbers (partition {number})"
+            f"column {name!r} holds {held} where the model expects numbers (partition {number})"
+        )
+    numbers = pd.to_numeric(column).astype(float)
+    beyond = np.flatnonzero(np.abs(numbers.to_numpy()) > FLOAT32_MAX)  # NaN is not
+    if beyond.size:
+        row = int(beyond[0])
+        raise UnusableInput(
+            f"column {name!r} holds {numbers.iloc[row]:g} in row {row} of partition {number}: "
+            f"expected {FINITE_NUMBER}"
         )
     return numbers
+
+
+def not_numbers(column: pd.Series) -> str | None:
+    """What a column holds instead of numbers ("text", "booleans", ...), or None."""
+    if types.is_bool_dtype(column):
+        return "booleans"
+    # pandas would turn both into their nanoseconds, numbers the model never saw.
+    if types.is_datetime64_any_dtype(column):
+        return "dates"
+    if types.is_timedelta64_dtype(column):
+        return "durations"
+    if types.is_numeric_dtype(column) and not types.is_complex_dtype(column):
+        return None
+    if column.dtype != object:
+        return "text" if types.is_string_dtype(column) else f"{column.dtype} values"
+    odd = [value for value in column.dropna() if not is_number(value)]
+    if not odd:
+        return None
+    return (
+        "text"
+        if any(isinstance(value, str) for value in odd)
+        else f"{type(odd[0]).__name__} values"
+    )
+
+
+def is_number(value: object) -> bool:
+    """An int or float (NumPy's too), as a request's number is: not a bool or a Decimal."""
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool)
 
 
 def as_dates(column: pd.Series, name: str, number: int) -> pd.Series:
@@ -123,54 +160,25 @@ def is_output(name: str) -> bool:
     return name in (PREDICTION, MODEL_VERSION) or name.startswith(PROBABILITY)
 
 
-def clear_output(out: str, data: str) -> None:
-    """Make way for the parts: OUT must not exist, or hold only part-*.parquet files (an
-    earlier run's, deleted now so no stale part is left). Anything else is refused and
-    nothing deleted: OUT may be a folder the user keeps other data in. So is an OUT that
-    holds DATA (scoring an earlier run's parts into the same folder would delete them)."""
-    fs, path = fsspec.core.url_to_fs(out)
-    folder = canonical(out).rstrip("/") + "/"
-    for part in find_parts(data):
-        if canonical(part.location).startswith(folder):
-            raise PipelineError(
-                f"OUT {out} holds the data being scored ({part.location}) - write the "
-                "predictions to another folder; nothing was deleted"
-            )
-    if not fs.exists(path):
-        return
-    if not fs.isdir(path):
-        raise PipelineError(f"OUT {out} is a file - name a folder for the Parquet parts")
-    names = [entry.rstrip("/").rsplit("/", 1)[-1] for entry in fs.ls(path, detail=False)]
-    names = [name for name in names if name]
-    others = sorted(name for name in names if not fnmatchcase(name, PART_PATTERN))
-    if others:
-        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-        raise PipelineError(
-            f"OUT {out} holds files other than {PART_PATTERN} ({shown}) - name a new or empty "
-            "folder, or one only an earlier `make predict` wrote to; nothing was deleted"
-        )
-    for name in names:
-        fs.rm(f"{path.rstrip('/')}/{name}")
-
-
-def canonical(location: str) -> str:
-    """One spelling per place: a local path resolved (.., symlinks), a URL normalised."""
-    fs, path = fsspec.core.url_to_fs(location)
-    if isinstance(fs, fsspec.implementations.local.LocalFileSystem):
-        return os.path.realpath(path)
-    return fs.unstrip_protocol(path)
-
-
 def predict(data: str, out: str, env: str | None = None) -> str:
-    """Score DATA with the environment's version into OUT; say what was done."""
+    """Score DATA with the environment's version into OUT; say what was done. OUT changes
+    only once every row is scored and written (scoring_output.py)."""
     version, model, features = served_model(env)
+    check_out(out, data)
     with running():
         started = time.monotonic()  # the scoring itself, not a cluster's start
         table = open_table(data, chunk_rows=CHUNK_ROWS)
         check_columns(table.columns, [feature["name"] for feature in features], data)
-        clear_output(out, data)  # only once DATA is known to be scorable
-        # Each part holds its partition's rows, every one scored: rows written = rows read.
-        rows = table.map(score, model, features, version).write_parts(out)
+        staged = staging(out)
+        try:
+            # Each part holds its partition's rows, every one scored: rows written = rows read.
+            rows = table.map(score, model, features, version).write_parts(staged)
+            if rows == 0:
+                raise UnusableInput(f"{data} holds no rows - nothing was scored; OUT is unchanged")
+            swap_in(staged, out)
+        except BaseException:
+            discard(staged)
+            raise
         seconds = time.monotonic() - started
     return (
         f"read {rows} rows of {data}, scored them with version {version} and wrote {rows} "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cruft import update as cruft_update
 
-from .errors import PipelineError
+from .errors import PipelineError, not_an_option
 
 STATE = Path(".cruft.json")
 # What an update must never change; each must be in the skip list of .cruft.json.
@@ -55,14 +55,37 @@ def recorded_state(state_file: Path = STATE) -> dict:
             "you baked from), add the skip list of the README's 'Update from the template' "
             "section to it, and commit it"
         )
-    state = json.loads(state_file.read_text(encoding="utf-8"))
-    if not state.get("commit"):
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # unreadable, not UTF-8, not JSON
+        raise PipelineError(
+            f"{state_file} cannot be read as JSON ({error}) - restore it from git "
+            f"(`git log -- {state_file}`) or with `cruft link`"
+        ) from None
+    if not isinstance(state, dict):
+        raise PipelineError(
+            f"{state_file} holds a JSON {type(state).__name__}, not an object of template, "
+            f"commit and skip - restore it from git (`git log -- {state_file}`)"
+        )
+    if not isinstance(state.get("template"), str) or not state["template"]:
+        raise PipelineError(
+            f"{state_file} names no template ({state.get('template')!r}) - set template to the "
+            "template's git URL or path, and commit it"
+        )
+    if not isinstance(state.get("commit"), str) or not state["commit"]:
         raise PipelineError(
             f"{state_file} names no template commit (the template was not a git repository "
             "when the project was baked) - set template and commit in it to the template's "
             "git URL and the commit you baked from, and commit it"
         )
-    unprotected = [path for path in PROTECTED if path not in state.get("skip", [])]
+    skip = state.get("skip", [])
+    if not isinstance(skip, list) or not all(isinstance(path, str) for path in skip):
+        # A string would pass the check below one substring at a time ("data" in "...data...").
+        raise PipelineError(
+            f"the skip of {state_file} is not a list of paths ({skip!r:.60}) - make it a JSON "
+            f"list, such as [{', '.join(json.dumps(path) for path in PROTECTED)}], and commit it"
+        )
+    unprotected = [path for path in PROTECTED if path not in skip]
     if unprotected:
         raise PipelineError(
             f"the skip list of {state_file} lacks {', '.join(unprotected)}, which an update "
@@ -117,6 +140,8 @@ def relock(uv: str) -> str:
 
 def update(ref: str | None, uv: str) -> str:
     """Apply the template's changes since the recorded commit; raise listing any conflict."""
+    if ref is not None:
+        not_an_option(ref, "REF")
     before = recorded_state()["commit"]
     changes = unclean()
     if changes:

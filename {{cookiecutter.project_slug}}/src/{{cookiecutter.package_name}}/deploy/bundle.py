@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.skops"
 PROFILE_FILE = "reference_profile.json"
 SMOKE_ROWS = 5
+# The largest number a model can take: scikit-learn's trees and forests cast their input to
+# float32, where anything beyond this is infinity and fails the whole predict call. The
+# server, `make predict` and `make monitor` refuse such values alike.
+FLOAT32_MAX = 3.4028234663852886e38
+FINITE_NUMBER = f"a finite number within ±{FLOAT32_MAX:.4g} (the model's float32)"
 
 
 class BundleError(PipelineError):

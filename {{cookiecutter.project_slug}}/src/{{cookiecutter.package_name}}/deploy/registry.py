@@ -29,7 +29,9 @@ writer at a time there (CI's deploy job runs in one concurrency group).
 import fcntl
 import json
 import logging
+import os
 import re
+import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -51,6 +53,7 @@ PRODUCTION = "production"
 POINTER = "CURRENT"
 HISTORY_MARK = "# served before, newest first:"
 HISTORY_LENGTH = 20
+POINTER_BYTES = 64 * 1024  # a pointer and its history take under 1 KB; more is not one
 
 
 class RegistryError(PipelineError):
@@ -80,6 +83,23 @@ def pointer_name(env: str) -> str:
     """The file naming the version an environment serves: CURRENT for production (as
     before environments existed), CURRENT.<env> for the others."""
     return POINTER if checked_env(env, "environment") == PRODUCTION else f"{POINTER}.{env}"
+
+
+def read_regular_file(path: str, limit: int, where: str) -> bytes:
+    """At most `limit` bytes of a local regular file, opened without blocking (a FIFO would
+    wait for a writer) and checked before reading: anything else is a RegistryError."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise RegistryError(
+                f"the pointer {where} is {kind} - remove it; `make promote` or `make rollback` "
+                "then writes it anew"
+            )
+        return os.read(descriptor, limit)
+    finally:
+        os.close(descriptor)
 
 
 class Registry:
@@ -148,16 +168,40 @@ class Registry:
         """The version an environment's pointer names and the versions it served before,
         newest first; None for the history of a one-line pointer, which has none."""
         name = pointer_name(env)
-        try:
-            lines = self.fs.cat_file(self._path(name)).decode(errors="replace").splitlines()
-        except FileNotFoundError:
-            return None, []
         where = f"{self.location}/{name}"
+        document = self._read_pointer(name, where)
+        if document is None:
+            return None, []
+        lines = document.decode(errors="replace").splitlines()
         named = lines[0].strip() if lines else ""
         current = checked(named, where) if named else None
         if not with_history or len(lines) < 2 or lines[1].strip() != HISTORY_MARK:
             return current, None
         return current, [checked(line.strip(), where) for line in lines[2:] if line.strip()]
+
+    def _read_pointer(self, name: str, where: str) -> bytes | None:
+        """A pointer's bytes, None when there is none. Only a regular file of at most
+        POINTER_BYTES is one: a folder, a FIFO (whose read would wait forever) or a file of
+        megabytes (read on every poll of every server) is refused, as is an unreadable one."""
+        path = self._path(name)
+        try:
+            if isinstance(self.fs, LocalFileSystem):
+                data = read_regular_file(path, POINTER_BYTES + 1, where)
+            else:
+                data = self.fs.cat_file(path, start=0, end=POINTER_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as error:  # no permission, a folder on an object store, ...
+            raise RegistryError(
+                f"cannot read the pointer {where}: {error.strerror or error} - replace it with "
+                "`make promote` or `make rollback`"
+            ) from None
+        if len(data) > POINTER_BYTES:
+            raise RegistryError(
+                f"the pointer {where} is larger than {POINTER_BYTES // 1024} KB, so not a "
+                "pointer - replace it with `make promote` or `make rollback`"
+            )
+        return data
 
     def _point(self, env: str, version: str, history: list[str] | None) -> None:
         """Replace an environment's pointer in one atomic step."""
@@ -170,7 +214,14 @@ class Registry:
             # Write beside it, then rename: readers see the old pointer or the new, never half.
             temporary = f"{target}.{uuid.uuid4().hex}.tmp"
             self.fs.pipe_file(temporary, document)
-            Path(temporary).replace(target)
+            try:
+                Path(temporary).replace(target)
+            except IsADirectoryError:  # a folder where the pointer goes: say so, leave it
+                Path(temporary).unlink()
+                raise RegistryError(
+                    f"the pointer {self.location}/{pointer_name(env)} is a folder - remove it, "
+                    "then run this again"
+                ) from None
         else:
             self.fs.pipe_file(target, document)  # one PUT is atomic on object stores
 

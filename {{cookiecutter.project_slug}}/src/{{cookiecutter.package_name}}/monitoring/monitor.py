@@ -4,7 +4,9 @@ The batch is a CSV or Parquet file, a folder, glob or URL of them (`make predict
 too), or a folder of the server's prediction logs; it is counted partition by partition on
 the reference's bins and categories (drift.py), so memory holds one partition. The
 reference is the production version's profile (MODEL_REGISTRY), or the workspace's
-models/ before anything is deployed. Writes reports/drift.json, drift.md and drift.html;
+models/ before anything is deployed. The predictions compared are the reference model's
+on the batch's inputs (a log's, the server's answers); log lines that are not the server's
+are skipped and counted. Writes reports/drift.json, drift.md and drift.html;
 a run that fails writes none and renames the last run's to drift.previous.*.
 Exit codes: 0 no drift, 1 drift, 2 unusable input (the message names the problem).
 """
@@ -12,6 +14,7 @@ Exit codes: 0 no drift, 1 drift, 2 unusable input (the message names the problem
 import argparse
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 
 import joblib
@@ -25,7 +28,7 @@ from ..pipeline.derive_step import check_code
 from ..pipeline.engine import open_table, running
 from ..pipeline.sources import FORMATS
 from ..products import product
-from ..scoring import MODEL_VERSION, PREDICTION, as_number, check_columns, model_frame
+from ..scoring import as_number, check_columns, model_frame
 from . import drift
 from . import report as driftreport
 
@@ -34,23 +37,60 @@ LOG_PATTERN = "predictions*.jsonl"  # the server's prediction logs (serve/predic
 CHUNK_ROWS = 1_000_000  # rows the local engine reads at a time: memory is bounded by a chunk
 
 
-def read_logs(folder: Path) -> tuple[pd.DataFrame, pd.Series]:
-    """The inputs and predictions of every request in a folder of prediction logs."""
+def read_logs(folder: Path, names: list[str]) -> tuple[pd.DataFrame, pd.Series, Counter]:
+    """The inputs and predictions of every request in a folder of prediction logs, and the
+    lines skipped, counted by why (logged_request): a partly written or edited line costs
+    its own rows, never the whole batch's verdict."""
     files = sorted(folder.glob(LOG_PATTERN))
     if not files:
         raise UnusableInput(f"{folder} holds no prediction logs ({LOG_PATTERN})")
-    rows, predictions, broken = [], [], 0
+    rows: list[dict] = []
+    predictions: list = []
+    skipped: Counter = Counter()
     for path in files:
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-                rows += entry["inputs"]
-                predictions += entry["outputs"]["predictions"]
-            except (ValueError, KeyError, TypeError):
-                broken += 1
-    if broken:
-        log.warning("skipped %d unreadable line(s) in %s", broken, folder)
-    return pd.DataFrame.from_records(rows), pd.Series(predictions, dtype=object)
+        try:
+            text = path.read_text(errors="replace")
+        except OSError as error:
+            raise UnusableInput(f"cannot read {path}: {error.strerror or error}") from None
+        for line in filter(str.strip, text.splitlines()):
+            request = logged_request(line, names)
+            if isinstance(request, str):
+                skipped[request] += 1
+            else:
+                rows += request[0]
+                predictions += request[1]
+    if skipped:
+        log.warning("skipped %s in %s", skipped_lines(skipped), folder)
+    return pd.DataFrame.from_records(rows), pd.Series(predictions, dtype=object), skipped
+
+
+def logged_request(line: str, names: list[str]) -> tuple[list[dict], list] | str:
+    """A log line's rows and predictions, as the server writes them (serve/predictionlog.py);
+    else why it is skipped. The rows must be objects holding the model's columns, and the
+    predictions one value per row: a line with 50 rows and 1 prediction would pair rows
+    with predictions they did not get."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return "not JSON"
+    inputs = entry.get("inputs") if isinstance(entry, dict) else None
+    outputs = entry.get("outputs") if isinstance(entry, dict) else None
+    predictions = outputs.get("predictions") if isinstance(outputs, dict) else None
+    if not (isinstance(inputs, list) and inputs and isinstance(predictions, list)):
+        return "not a logged request"
+    if len(inputs) != len(predictions):
+        return "inputs and predictions of different lengths"
+    if not all(isinstance(row, dict) and all(name in row for name in names) for row in inputs):
+        return "rows without the model's columns"
+    if not all(isinstance(value, str | int | float) for value in predictions):
+        return "predictions that are not values"
+    return inputs, predictions
+
+
+def skipped_lines(skipped: Counter) -> str:
+    """'3 malformed line(s): 2 not JSON, 1 inputs and predictions of different lengths'."""
+    reasons = ", ".join(f"{count} {reason}" for reason, count in skipped.most_common())
+    return f"{sum(skipped.values())} malformed line(s): {reasons}"
 
 
 def log_folder(batch: str) -> Path | None:
@@ -67,22 +107,22 @@ def log_folder(batch: str) -> Path | None:
     return None
 
 
-def reference(params: Params) -> tuple[dict, object, str, str | None]:
-    """The profile, model and version of production, or the workspace's before a deploy
-    (no version then); and where they came from."""
+def reference(params: Params) -> tuple[dict, object, str]:
+    """The profile and model of production, or the workspace's before a deploy; and where
+    they came from."""
     store = registry(params)
     current = store.current()
     if current:
         loaded = load_version(store, current)
         profile = json.loads(loaded.files[PROFILE_FILE])
-        return profile, loaded.model, f"production version {current} ({store.location})", current
+        return profile, loaded.model, f"production version {current} ({store.location})"
     profile_file = product("profile")
     if not profile_file.exists():
         raise PipelineError(f"no model deployed and no {profile_file} - run `make repro` first")
     profile = json.loads(profile_file.read_text())
     model = joblib.load(product("model"))
     check_code(model, f"the workspace's {product('model')}")
-    return profile, model, f"the workspace's {profile_file} (nothing deployed yet)", None
+    return profile, model, f"the workspace's {profile_file} (nothing deployed yet)"
 
 
 def as_numbers(frame: pd.DataFrame, profile: dict, number: int) -> pd.DataFrame:
@@ -100,16 +140,12 @@ def input_names(profile: dict) -> list[str]:
     return [entry["name"] for entry in profile["inputs"]]
 
 
-def predictions_of(
-    frame: pd.DataFrame, number: int, profile: dict, model, version: str | None
-) -> pd.Series:
-    """The model's predictions for a partition. Rows `make predict` scored with this very
-    version already carry them: the same bundle gives the same outputs, so they are read,
-    not computed again. Another version's (or none) are predicted anew: its reference must
-    be compared with its own model's outputs."""
-    scored = version is not None and {PREDICTION, MODEL_VERSION} <= set(frame.columns)
-    if scored and (frame[MODEL_VERSION] == version).all():
-        return frame[PREDICTION].reset_index(drop=True)
+def predictions_of(frame: pd.DataFrame, number: int, profile: dict, model) -> pd.Series:
+    """The reference model's predictions for a partition, always made here: a `prediction`
+    column the batch carries (`make predict`'s) is never used, even when its model_version
+    names the reference's version. Whoever supplies a batch also writes that column, so
+    reading it would let a batch hide prediction drift; checking it instead would cost the
+    same predict call and add a second verdict that nothing (drift-check, CI) acts on."""
     return pd.Series(model.predict(model_frame(frame, profile["inputs"], number)))
 
 
@@ -118,10 +154,10 @@ def batch_counts(
     number: int,
     profile: dict,
     model,
-    version: str | None,
     logged: pd.Series | None = None,
 ) -> dict:
-    """One partition's counts for every feature and the predictions (drift.column_counts)."""
+    """One partition's counts for every feature and the predictions (drift.column_counts):
+    the server's own answers for its logs, the reference model's for anything else."""
     frame = as_numbers(frame, profile, number)
     counts = {
         "rows": len(frame),
@@ -131,29 +167,29 @@ def batch_counts(
         },
     }
     if "predictions" in profile and len(frame):
-        predictions = (
-            predictions_of(frame, number, profile, model, version) if logged is None else logged
-        )
+        predictions = predictions_of(frame, number, profile, model) if logged is None else logged
         kind = profile["predictions"]["kind"]
         values = predictions.astype(str) if kind == "categorical" else predictions.astype(float)
         counts["predictions"] = drift.column_counts(profile["predictions"], values)
     return counts
 
 
-def count_batch(batch: str, profile: dict, model, version: str | None) -> list[dict]:
+def count_batch(batch: str, profile: dict, model) -> list[dict]:
     """Per-partition counts of a batch: a folder of prediction logs (in memory, with the
-    predictions the server logged) or a dataset read a chunk at a time."""
+    predictions the server logged, and the lines skipped) or a dataset read a chunk at a
+    time."""
     folder = log_folder(batch)
     if folder is not None:
-        frame, logged = read_logs(folder)
+        frame, logged, skipped = read_logs(folder, input_names(profile))
         if frame.empty:
-            raise UnusableInput(f"{batch} holds no rows")
+            found = f": {skipped_lines(skipped)}" if skipped else ""
+            raise UnusableInput(f"{batch} holds no rows the monitor can use{found}")
         check_columns(list(frame.columns), input_names(profile), "the batch")
-        return [batch_counts(frame, 0, profile, model, version, logged)]
+        return [{**batch_counts(frame, 0, profile, model, logged), "skipped": skipped}]
     try:
         table = open_table(batch, chunk_rows=CHUNK_ROWS)
         check_columns(table.columns, input_names(profile), "the batch")
-        return table.summarise(batch_counts, profile, model, version)
+        return table.summarise(batch_counts, profile, model)
     except (OSError, ValueError) as error:  # each reader raises its own kinds: unreadable
         raise UnusableInput(f"cannot read {batch}: {error}") from None
 
@@ -161,9 +197,9 @@ def count_batch(batch: str, profile: dict, model, version: str | None) -> list[d
 def compare(batch: str) -> dict:
     """The whole drift report for a batch, as a dictionary."""
     params = load_params()
-    profile, model, source, version = reference(params)
+    profile, model, source = reference(params)
     with running():
-        parts = count_batch(batch, profile, model, version)
+        parts = count_batch(batch, profile, model)
     rows = sum(part["rows"] for part in parts)
     if rows == 0:
         raise UnusableInput(f"{batch} holds no rows")
@@ -196,6 +232,10 @@ def compare(batch: str) -> dict:
     report["drift"] = bool(drifted) or report["prediction_drift"]
     if rows < rules.min_rows:
         report["warning"] = f"only {rows} rows: tests have little power under {rules.min_rows}"
+    skipped: Counter = sum((part.get("skipped", Counter()) for part in parts), Counter())
+    if skipped:
+        report["skipped_lines"] = sum(skipped.values())
+        report["skipped"] = f"skipped {skipped_lines(skipped)}"
     return report
 
 

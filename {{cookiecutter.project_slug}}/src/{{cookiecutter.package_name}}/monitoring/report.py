@@ -35,9 +35,15 @@ def summary(report: dict) -> str:
     for name, result in columns(report):
         if result["drifted"]:
             lines.append(f"  {name}: {'; '.join(result['reasons'])}")
-    if "warning" in report:
-        lines.append(f"  warning: {report['warning']}")
+    for note in notes(report):
+        lines.append(f"  {note}")
     return "\n".join(lines)
+
+
+def notes(report: dict) -> list[str]:
+    """The warning on a small batch, and the log lines skipped as malformed."""
+    found = [f"warning: {report['warning']}"] if "warning" in report else []
+    return found + ([report["skipped"]] if "skipped" in report else [])
 
 
 def columns(report: dict) -> list[tuple[str, dict]]:
@@ -69,8 +75,8 @@ def markdown(report: dict) -> str:
             f"{result['p_value']:.2g} | {missing['reference']:.1%} -> {missing['batch']:.1%} | "
             f"{flag} |"
         )
-    if "warning" in report:
-        lines += ["", f"Warning: {report['warning']}"]
+    for note in notes(report):
+        lines += ["", note[0].upper() + note[1:]]
     return "\n".join(lines) + "\n"
 
 
@@ -127,6 +133,7 @@ def page(report: dict) -> str:
         f"<h1>{html.escape(verdict(report))}</h1><p>Batch {html.escape(report['batch'])}, "
         f"{report['rows']} rows; reference: {html.escape(report['reference'])}. Grey: "
         "reference, blue: batch; hover a bar for its bin and share.</p>"
+        + "".join(f"<p>{html.escape(note)}</p>" for note in notes(report))
         + "".join(sections)
         + "</body></html>\n"
     )

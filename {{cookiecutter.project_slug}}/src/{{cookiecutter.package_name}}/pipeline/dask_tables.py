@@ -6,6 +6,7 @@ files (dask's own splitting), never from the number of workers, and every row's 
 decided from its values (rows.py), so any cluster writes the same bytes.
 """
 
+import asyncio
 import logging
 import os
 import shutil
@@ -19,11 +20,15 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 from dask.delayed import Delayed
-from distributed import Client, LocalCluster, as_completed, get_client
+from dask.utils import parse_timedelta
+from distributed import Client, KilledWorker, LocalCluster, as_completed, get_client
+from distributed.client import FutureCancelledError
+from distributed.comm import connect
+from distributed.security import Security
 from joblib import parallel_config
 
 from ..errors import PipelineError
-from .sources import find_parts, write_part
+from .sources import find_parts, unreadable, write_part
 from .tables import part_name
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,9 @@ logging.getLogger("distributed").setLevel(logging.WARNING)
 # hash and compare the same values.
 dask.config.set({"dataframe.convert-string": False})
 SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
+# How long joining a scheduler may take: Dask's own setting (30 s unless
+# DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT says otherwise).
+CONNECT_TIMEOUT = "distributed.comm.timeouts.connect"
 
 
 class Table:
@@ -123,6 +131,8 @@ def gather(tasks: list[Delayed], what: str) -> list:
                 log.info("%s: %d of %d partitions done", what, done, len(futures))
                 last = time.monotonic()
         return client.gather(futures)
+    except pd.errors.ParserError as error:  # a ragged line past the rows dask sampled
+        raise unreadable("a CSV file of the data", error) from None
     except ValueError as error:
         if "Mismatched dtypes" not in str(error):
             raise
@@ -148,7 +158,7 @@ def open_table(source: str | Path, chunk_rows: int | None = None) -> Table:
         else:
             frame = dd.read_parquet(files)
     except (OSError, ValueError, ImportError) as error:
-        raise PipelineError(f"cannot read {source}: {error}") from error
+        raise unreadable(str(source), error) from error
     return Table(frame.rename(columns={name: str(name) for name in frame.columns}))
 
 
@@ -164,34 +174,72 @@ def running() -> Iterator[Client]:
     trees) goes to the workers. Scheduler and workers run each other's pickles: join only a
     cluster you trust, on a private network or with TLS (tls:// and certificates)."""
     address = os.environ.get(SCHEDULER_VARIABLE)
-    if address:
-        try:
-            client = Client(address, timeout="30s")
-        except OSError as error:
-            raise PipelineError(
-                f"cannot reach the Dask scheduler at {SCHEDULER_VARIABLE}={address} "
-                f"({error}) - start it, fix the address, or unset {SCHEDULER_VARIABLE} "
-                "to run on a local cluster"
-            ) from error
-        cluster = None
-    else:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        cluster = LocalCluster(
+    cluster = None if address else local_cluster()
+    try:
+        client = join(address) if address else Client(cluster)
+    except BaseException:
+        if cluster is not None:
+            cluster.close()
+        raise
+    log.info("Dask dashboard: %s", client.dashboard_link)
+    try:
+        with parallel_config(backend="dask"):
+            yield client
+    except (KilledWorker, FutureCancelledError) as error:
+        # A worker died: the scheduler reruns its tasks elsewhere, up to its allowed-failures
+        # (KilledWorker past them), but data only it held (what joblib scattered to train a
+        # model) is lost with it. Either way the stage stops before writing its outputs.
+        raise PipelineError(
+            f"a Dask worker died during this stage ({error}) - nothing was written; run the "
+            "stage again (running out of memory is the usual cause: give workers more, or "
+            "lower train.max_rows)"
+        ) from None
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def local_cluster() -> LocalCluster:
+    """A worker process per core of this machine, on 127.0.0.1 only."""
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    try:
+        return LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,
             dashboard_address="127.0.0.1:0",  # this machine only, on a free port
             silence_logs=logging.WARNING,
         )
-        try:
-            client = Client(cluster)
-        except BaseException:
-            cluster.close()
-            raise
-    log.info("Dask dashboard: %s", client.dashboard_link)
+    except RuntimeError as error:  # "Nanny failed to start": a worker died while starting
+        raise PipelineError(
+            f"the local Dask cluster could not start its workers ({error}): a worker process "
+            "died as it started (killed, or out of memory) - nothing was written; run the "
+            "stage again"
+        ) from None
+
+
+def join(address: str) -> Client:
+    """A client of the scheduler at address, or PipelineError within Dask's connect timeout.
+    Client's own timeout covers reaching the address, not the handshake after it, which
+    waits forever on a listener that never answers as Dask does: so the handshake is made
+    once here first, under a deadline of its own."""
+    seconds = parse_timedelta(dask.config.get(CONNECT_TIMEOUT), default="seconds")
     try:
-        with parallel_config(backend="dask"):
-            yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        asyncio.run(asyncio.wait_for(handshake(address, seconds), seconds))
+        return Client(address, timeout=seconds)
+    except ValueError as error:  # distributed's parser: not-a-url, a missing port, ...
+        reason = f"{error} - give the scheduler's address, like tcp://scheduler.example.com:8786"
+    except asyncio.TimeoutError:  # before OSError: on Python 3.11+ it is one
+        reason = f"no Dask handshake within {seconds:g} s - is that the scheduler's address?"
+    except OSError as error:
+        reason = f"{error} - start it, or fix the address"
+    raise PipelineError(
+        f"cannot use the Dask scheduler at {SCHEDULER_VARIABLE}={address}: {reason}; or unset "
+        f"{SCHEDULER_VARIABLE} to run on a local cluster"
+    )
+
+
+async def handshake(address: str, seconds: float) -> None:
+    """Connect as a client would and hear the scheduler's handshake, then hang up."""
+    comm = await connect(address, timeout=seconds, **Security().get_connection_args("client"))
+    await comm.close()

@@ -9,7 +9,7 @@ import fsspec
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..errors import PipelineError
+from ..errors import PipelineError, UnusableInput
 
 # Datasets that ship inside scikit-learn (so the default pipeline needs no download), with
 # the loader's keyword arguments.
@@ -21,6 +21,9 @@ BUNDLED: dict[str, dict] = {
 }
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 GLOB_CHARACTERS = "*?["
+# Left in a folder of parts while they are replaced where no rename is atomic (an object
+# store: scoring.py's output): a folder holding it is a mix of two runs' parts.
+INCOMPLETE = "_INCOMPLETE"
 
 
 @dataclass(frozen=True)
@@ -41,31 +44,45 @@ class Part:
         except FileNotFoundError as error:
             raise PipelineError(f"{self.location} does not exist") from error
         except (OSError, ValueError, ImportError) as error:
-            raise PipelineError(f"cannot read {self.location}: {error}") from error
+            raise unreadable(self.location, error) from error
         return with_string_names(frame)
 
     def chunks(self, rows: int) -> Iterator[pd.DataFrame]:
         """The part's rows, at most `rows` at a time, for memory bounded by the chunk."""
         if self.kind == "bundled":
             yield self.read()
-        elif self.kind == "csv":
+            return
+        try:
             with fsspec.open(self.location, "rb") as file:
-                for chunk in pd.read_csv(file, chunksize=rows):
-                    yield with_string_names(chunk)
-        else:
-            with fsspec.open(self.location, "rb") as file:
-                for batch in pq.ParquetFile(file).iter_batches(batch_size=rows):
-                    yield with_string_names(batch.to_pandas())
+                if self.kind == "csv":
+                    for chunk in pd.read_csv(file, chunksize=rows):
+                        yield with_string_names(chunk)
+                else:
+                    for batch in pq.ParquetFile(file).iter_batches(batch_size=rows):
+                        yield with_string_names(batch.to_pandas())
+        except (OSError, ValueError) as error:  # empty, ragged or truncated: pandas', pyarrow's
+            raise unreadable(self.location, error) from error
 
     def meta(self) -> pd.DataFrame:
         """An empty frame with the part's columns and types."""
-        if self.kind == "parquet":
+        if self.kind == "bundled":
+            return self.read().iloc[:0]
+        try:
             with fsspec.open(self.location, "rb") as file:
-                return with_string_names(pq.read_schema(file).empty_table().to_pandas())
-        if self.kind == "csv":
-            with fsspec.open(self.location, "rb") as file:
+                if self.kind == "parquet":
+                    return with_string_names(pq.read_schema(file).empty_table().to_pandas())
                 return with_string_names(pd.read_csv(file, nrows=1000).iloc[:0])
-        return self.read().iloc[:0]
+        except (OSError, ValueError) as error:
+            raise unreadable(self.location, error) from error
+
+
+def unreadable(location: str, error: BaseException) -> UnusableInput:
+    """One line for data the readers cannot parse (empty, ragged, truncated), with their
+    reason: the first line of the innermost cause (dask wraps pandas' and pyarrow's)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    lines = str(error).strip().splitlines()
+    return UnusableInput(f"cannot read {location}: {lines[0] if lines else repr(error)}")
 
 
 def with_string_names(frame: pd.DataFrame) -> pd.DataFrame:
@@ -96,6 +113,7 @@ def find_parts(source: str) -> list[Part]:
         if any(character in path for character in GLOB_CHARACTERS):
             found = sorted(fs.glob(path))
         elif fs.isdir(path):
+            refuse_incomplete(source, fs, path)
             found = sorted(name for name in fs.find(path) if not hidden(name, path))
             refuse_hive_folders(source, found, path)
         elif fs.exists(path):
@@ -119,6 +137,15 @@ def find_parts(source: str) -> list[Part]:
         )
     local = isinstance(fs, fsspec.implementations.local.LocalFileSystem)
     return [Part(name if local else fs.unstrip_protocol(name), kind) for name in found]
+
+
+def refuse_incomplete(source: str, fs: fsspec.AbstractFileSystem, path: str) -> None:
+    """A folder whose parts were being replaced when the writer stopped is no dataset."""
+    if fs.exists(f"{path.rstrip('/')}/{INCOMPLETE}"):
+        raise UnusableInput(
+            f"{source} holds {INCOMPLETE}: a `make predict` stopped while replacing its parts, "
+            "so they mix two runs - run that `make predict` again"
+        )
 
 
 def refuse_hive_folders(source: str, found: list[str], root: str) -> None:

@@ -12,12 +12,9 @@ from operator import itemgetter
 import numpy as np
 import pandas as pd
 
-from ..deploy.bundle import blocks_from_rows, frame_from_blocks
+from ..deploy.bundle import FINITE_NUMBER, FLOAT32_MAX, blocks_from_rows, frame_from_blocks
 from ..pipeline.features import parse_dates, shown
 
-# The largest number a model can take: scikit-learn's trees and forests cast their input to
-# float32, where anything beyond this is infinity and fails the whole predict call.
-FLOAT32_MAX = 3.4028234663852886e38
 NULL = type(None)
 
 
@@ -168,7 +165,7 @@ class FeatureSchema:
         if type(value) is float and value != value:
             return "expected a finite number, got NaN"
         if type(value) in (int, float):
-            return f"expected a finite number within ±{FLOAT32_MAX:.4g} (the model's float32)"
+            return f"expected {FINITE_NUMBER}"
         return f"expected a number, got {type(value).__name__}"
 
     def check_records(self, records: object, limit: int) -> Columns:
