@@ -79,13 +79,20 @@ def test_the_outputs_are_the_servers(project, monkeypatch, mixed_frame, version)
     mixed_frame.to_parquet("rows.parquet")
     assert run(monkeypatch, "predict", "rows.parquet", "--out", "out") == 0
     scored = pd.read_parquet("out")
-    _, model, features = scoring.served_model(None)
+    loaded = scoring.served_model(None)
+    features = loaded.manifest["features"]
     names = [feature["name"] for feature in features]
     requests = [tuple(row[name] for name in names) for row in bundle.records(mixed_frame)]
-    served = bundle.outputs(model, bundle.frame_from_rows(requests, features))
+    frame = bundle.frame_from_rows(requests, features)
+    served = loaded.outputs(frame)
     assert scored["prediction"].tolist() == served["predictions"]
     probabilities = scored[["probability_0", "probability_1"]].to_numpy()
     assert np.allclose(probabilities, served["probabilities"], atol=1e-12)
+    # Through the graph (the tiny forest converts) and within its tolerance of scikit-learn.
+    assert loaded.runtime == "onnx"
+    sklearn = bundle.outputs(loaded.model, frame)
+    assert scored["prediction"].tolist() == sklearn["predictions"]
+    assert np.allclose(probabilities, sklearn["probabilities"], atol=1e-5)
 
 
 @pytest.mark.skipif(not LOCAL, reason="chunks of rows are the local engine's partitions")

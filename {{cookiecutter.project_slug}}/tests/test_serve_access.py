@@ -41,7 +41,8 @@ def client(registry: Registry, mixed_frame):
 
 def test_public_model_view_hides_the_manifest(client: TestClient) -> None:
     public = client.get("/model").json()
-    assert set(public) == {"name", "version", "features", "metrics", "classes", "created"}
+    shown = {"name", "version", "features", "metrics", "classes", "created", "runtime"}
+    assert set(public) == shown
     assert public["name"] == "tiny" and public["version"] == "0001-abc1234"
     for hidden in ("smoke", "params", "sha256", "refused", "prediction_log"):
         assert hidden not in public
@@ -52,7 +53,7 @@ def test_admin_model_view_has_everything_behind_the_token(client: TestClient) ->
     assert client.get("/admin/model", headers={"Authorization": "Bearer wrong"}).status_code == 403
     full = client.get("/admin/model", headers=AUTH).json()
     assert full["version"] == "0001-abc1234" and full["smoke"]["rows"]
-    assert {"refused", "prediction_log", "sha256"} <= set(full)
+    assert {"refused", "prediction_log", "sha256", "runtime"} <= set(full)
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,13 @@ reads them back, and predicts again.
 import argparse
 import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 from pandas.api import types
-from sklearn.pipeline import Pipeline
 
-from .deploy.bundle import FINITE_NUMBER, FLOAT32_MAX, load_version
+from .deploy.bundle import FINITE_NUMBER, FLOAT32_MAX, Loaded, load_version
 from .deploy.release import environment, registry, served_version
 from .errors import PipelineError, UnusableInput
 from .params import load_params
@@ -32,13 +32,12 @@ PREDICTION, MODEL_VERSION, PROBABILITY = "prediction", "model_version", "probabi
 CHUNK_ROWS = 1_000_000  # rows the local engine scores at a time: memory is bounded by a chunk
 
 
-def served_model(env: str | None) -> tuple[str, Pipeline, list[dict]]:
-    """The checked model the environment serves: its version, the model, its features."""
+def served_model(env: str | None) -> Loaded:
+    """The checked model the environment serves (through its ONNX graph where it has one,
+    as the server does), without its files: Dask sends it to every worker."""
     env = environment(env)
     store = registry(load_params())
-    version = served_version(store, env)
-    loaded = load_version(store, version)
-    return loaded.version, loaded.model, loaded.manifest["features"]
+    return replace(load_version(store, served_version(store, env)), files={})
 
 
 def check_columns(columns: list[str], expected: list[str], data: str) -> None:
@@ -127,32 +126,23 @@ def model_frame(frame: pd.DataFrame, features: list[dict], number: int) -> pd.Da
     return pd.DataFrame(columns, index=frame.index)
 
 
-def score(
-    frame: pd.DataFrame, number: int, model: Pipeline, features: list[dict], version: str
-) -> pd.DataFrame:
-    """One partition with its predictions (and class probabilities) and the model version.
-
-    As the server does, the preprocessing runs once and a classifier's predictions are
-    read off its probabilities. Outputs of an earlier scoring are replaced, not kept twice.
-    """
+def score(frame: pd.DataFrame, number: int, loaded: Loaded) -> pd.DataFrame:
+    """One partition with its predictions (and class probabilities) and the model version,
+    as the server answers them. Outputs of an earlier scoring are replaced, not kept twice."""
     scored = frame.drop(columns=[name for name in frame.columns if is_output(name)])
-    inputs = model[:-1].transform(model_frame(frame, features, number)) if len(frame) else None
-    estimator = model[-1]
-    classes = getattr(estimator, "classes_", None)
-    outputs: dict[str, np.ndarray] = {}
-    if classes is None:
-        predicted = estimator.predict(inputs) if len(frame) else []
-        outputs[PREDICTION] = np.asarray(predicted, dtype=float)
-    else:
-        probabilities = (
-            np.asarray(estimator.predict_proba(inputs), dtype=float)
-            if len(frame)
-            else np.empty((0, len(classes)))
+    classes = loaded.manifest["classes"]
+    if len(frame):
+        predictions, probabilities = loaded.scores(
+            model_frame(frame, loaded.manifest["features"], number)
         )
-        outputs[PREDICTION] = classes[probabilities.argmax(axis=1)]
+    else:
+        predictions = np.empty(0, dtype=float if not classes else object)
+        probabilities = np.empty((0, len(classes))) if classes else None
+    outputs = {PREDICTION: predictions if classes else np.asarray(predictions, dtype=float)}
+    if probabilities is not None:
         for i, name in enumerate(classes):
             outputs[f"{PROBABILITY}{name}"] = probabilities[:, i]
-    outputs[MODEL_VERSION] = np.full(len(frame), version, dtype=object)
+    outputs[MODEL_VERSION] = np.full(len(frame), loaded.version, dtype=object)
     return scored.assign(**outputs)
 
 
@@ -163,7 +153,8 @@ def is_output(name: str) -> bool:
 def predict(data: str, out: str, env: str | None = None) -> str:
     """Score DATA with the environment's version into OUT; say what was done. OUT changes
     only once every row is scored and written (scoring_output.py)."""
-    version, model, features = served_model(env)
+    loaded = served_model(env)
+    version, features = loaded.version, loaded.manifest["features"]
     check_out(out, data)
     with running():
         started = time.monotonic()  # the scoring itself, not a cluster's start
@@ -172,7 +163,7 @@ def predict(data: str, out: str, env: str | None = None) -> str:
         staged = staging(out)
         try:
             # Each part holds its partition's rows, every one scored: rows written = rows read.
-            rows = table.map(score, model, features, version).write_parts(staged)
+            rows = table.map(score, loaded).write_parts(staged)
             if rows == 0:
                 raise UnusableInput(f"{data} holds no rows - nothing was scored; OUT is unchanged")
             swap_in(staged, out)

@@ -121,8 +121,8 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
-def outputs(model: Pipeline, frame: pd.DataFrame) -> dict:
-    """Predictions, and class probabilities for a classifier, as plain lists.
+def scores(model: Pipeline, frame: pd.DataFrame) -> graph.Scores:
+    """scikit-learn's predictions for raw rows, and a classifier's probabilities.
 
     The preprocessing runs once and a classifier's predictions are read off its
     probabilities, as scikit-learn's own predict does, so serving pays for one pass.
@@ -130,10 +130,14 @@ def outputs(model: Pipeline, frame: pd.DataFrame) -> dict:
     features = model[:-1].transform(frame)
     estimator = model[-1]
     if not hasattr(estimator, "predict_proba"):
-        return {"predictions": np.asarray(estimator.predict(features)).tolist()}
-    probabilities = np.asarray(estimator.predict_proba(features))
-    predictions = estimator.classes_[probabilities.argmax(axis=1)]
-    return {"predictions": predictions.tolist(), "probabilities": probabilities.round(12).tolist()}
+        return np.asarray(estimator.predict(features)), None
+    probabilities = np.asarray(estimator.predict_proba(features), dtype=np.float64)
+    return estimator.classes_[probabilities.argmax(axis=1)], probabilities
+
+
+def outputs(model: Pipeline, frame: pd.DataFrame) -> dict:
+    """scikit-learn's predictions, and class probabilities for a classifier, as lists."""
+    return graph.as_outputs(*scores(model, frame))
 
 
 def _named_types(node, found: set[str]) -> None:
@@ -225,18 +229,25 @@ class Loaded:
     def runtime(self) -> str:
         return "skops" if self.runner is None else "onnx"
 
-    def outputs(self, frame: pd.DataFrame) -> dict:
-        """Predictions (and probabilities) for raw rows, through the graph where there is
-        one: derive.py's features first, in Python, either way."""
+    def scores(self, frame: pd.DataFrame) -> graph.Scores:
+        """Predictions (and a classifier's probabilities) for raw rows, through the graph
+        where there is one: derive.py's features first, in Python, either way."""
         if self.runner is None:
-            return outputs(self.model, frame)
-        return self.runner.outputs(self.model[:1].transform(frame))
+            return scores(self.model, frame)
+        return self.runner.scores(self.model[:1].transform(frame))
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.scores(frame)[0]
+
+    def outputs(self, frame: pd.DataFrame) -> dict:
+        """Predictions (and probabilities) for raw rows, as lists."""
+        return graph.as_outputs(*self.scores(frame))
 
 
-def load_version(store, version: str) -> Loaded:
+def load_version(store, version: str, runtime: str | None = None) -> Loaded:
     """The version a registry holds under this id (the folder a pointer names), read and
     checked: its manifest must say it is this version of this model, then every check of
-    check_and_load. `store`: a deploy.registry.Registry."""
+    check_and_load. `store`: a deploy.registry.Registry; `runtime`: SERVE_RUNTIME's."""
     manifest = store.manifest(version)
     said = (manifest.get("version"), manifest.get("name"))
     if said != (version, store.model):
@@ -246,10 +257,10 @@ def load_version(store, version: str) -> Loaded:
             "version folder; deploy the model again instead"
         )
     files = {name: store.read(version, name) for name in manifest["sha256"]}
-    return check_and_load(manifest, files)
+    return check_and_load(manifest, files, runtime)
 
 
-def check_and_load(manifest: dict, files: dict[str, bytes]) -> Loaded:
+def check_and_load(manifest: dict, files: dict[str, bytes], runtime: str | None = None) -> Loaded:
     """Verify checksums, scikit-learn version, trusted types and smoke outputs, then load."""
     version = manifest.get("version", "?")
     for name, expected in manifest["sha256"].items():
@@ -281,14 +292,16 @@ def check_and_load(manifest: dict, files: dict[str, bytes]) -> Loaded:
     ):
         raise BundleError(f"version {version}: the smoke rows do not give the recorded outputs")
     loaded = Loaded(version, manifest, model, files)
-    return replace(loaded, runner=graph_runner(loaded, frame, got))
+    return replace(loaded, runner=graph_runner(loaded, frame, got, runtime or graph.runtime()))
 
 
-def graph_runner(loaded: Loaded, smoke: pd.DataFrame, expected: dict) -> graph.GraphRunner | None:
-    """The version's graph in ONNX Runtime, as SERVE_RUNTIME asks, once it answers the smoke
-    rows as scikit-learn does; None to serve through scikit-learn. With SERVE_RUNTIME=onnx a
-    version without a working graph is refused, saying why."""
-    chosen, record = graph.runtime(), loaded.manifest.get("graph") or {}
+def graph_runner(
+    loaded: Loaded, smoke: pd.DataFrame, expected: dict, chosen: str
+) -> graph.GraphRunner | None:
+    """The version's graph in ONNX Runtime, as the runtime `chosen` (SERVE_RUNTIME) asks,
+    once it answers the smoke rows as scikit-learn does; None to serve through scikit-learn.
+    With onnx, a version without a working graph is refused, saying why."""
+    record = loaded.manifest.get("graph") or {}
     if chosen == "skops":
         return None
     why = record.get("skipped", "it was deployed before graphs were")

@@ -144,34 +144,58 @@ def runtime() -> str:
 def threads() -> int:
     """ONNX Runtime's threads per process (SERVE_ONNX_THREADS, 1): each server worker and
     each request batch runs on one core, the workers spread over the others."""
-    return int(os.environ.get("SERVE_ONNX_THREADS") or 1)
+    given = os.environ.get("SERVE_ONNX_THREADS") or "1"
+    if not given.isdigit() or int(given) < 1:
+        raise PipelineError(f"SERVE_ONNX_THREADS={given!r} - use a whole number from 1")
+    return int(given)
+
+
+Scores = tuple[np.ndarray, np.ndarray | None]  # predictions; a classifier's probabilities
+
+
+def as_outputs(predictions: np.ndarray, probabilities: np.ndarray | None) -> dict:
+    """Scores as JSON's lists: predictions, and probabilities (rounded to 12 digits, so
+    that the last bits of a float sum do not show) for a classifier."""
+    if probabilities is None:
+        return {"predictions": predictions.tolist()}
+    return {"predictions": predictions.tolist(), "probabilities": probabilities.round(12).tolist()}
 
 
 class GraphRunner:
-    """An ONNX Runtime session of a graph, answering like bundle.outputs does."""
+    """An ONNX Runtime session of a graph, answering as scikit-learn's pipeline does.
+    Pickled as its graph (a Dask worker builds its own session)."""
 
     def __init__(self, graph: bytes, numeric: list[str], text: list[str]) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = threads()
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        self.numeric, self.text = numeric, text
+        self.graph, self.numeric, self.text = graph, numeric, text
         self.classifier = len(self.session.get_outputs()) > 1  # label and probabilities
 
+    def __reduce__(self) -> tuple:
+        return GraphRunner, (self.graph, self.numeric, self.text)
+
     def outputs(self, features: pd.DataFrame) -> dict:
+        """Predictions (and probabilities) as lists, for the derived features of some rows."""
+        return as_outputs(*self.scores(features))
+
+    def scores(self, features: pd.DataFrame) -> Scores:
         """Predictions (and probabilities) for the derived features of some rows."""
         numbers = features[self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
-        texts = features[self.text].fillna(MISSING_TEXT).to_numpy(dtype=str)
-        return self.run(numbers, texts)
+        return self.run(numbers, features[self.text].to_numpy(dtype=object))
 
-    def run(self, numbers: np.ndarray, texts: np.ndarray | None = None) -> dict:
-        """Predictions for the two input blocks (numbers; strings, missing as MISSING_TEXT)."""
-        feeds: dict[str, np.ndarray | None] = {}
+    def run(self, numbers: np.ndarray, texts: np.ndarray) -> Scores:
+        """Scores for the two input blocks: numbers (float64, NaN for missing) and texts
+        (objects, NaN or None for missing)."""
+        feeds: dict[str, np.ndarray] = {}
         if self.numeric:
             feeds[NUMBERS] = np.asarray(numbers, dtype=np.float64)
         if self.text:
-            feeds[TEXTS] = texts
+            missing = pd.isna(texts)
+            if missing.any():
+                texts = np.where(missing, MISSING_TEXT, texts)
+            feeds[TEXTS] = texts.astype(str)
         results = self.session.run(None, feeds)
         if not self.classifier:
-            return {"predictions": results[0].ravel().astype(np.float64).tolist()}
-        probabilities = results[1].astype(np.float64).round(12)
-        return {"predictions": results[0].tolist(), "probabilities": probabilities.tolist()}
+            return results[0].ravel().astype(np.float64), None
+        return results[0], results[1].astype(np.float64)

@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import joblib
@@ -115,7 +116,9 @@ def reference(params: Params) -> tuple[dict, object, str]:
     if current:
         loaded = load_version(store, current)
         profile = json.loads(loaded.files[PROFILE_FILE])
-        return profile, loaded.model, f"production version {current} ({store.location})"
+        # The version predicts as the server does (through its graph, if it has one).
+        predictor = replace(loaded, files={})  # Dask sends it to every worker
+        return profile, predictor, f"production version {current} ({store.location})"
     profile_file = product("profile")
     if not profile_file.exists():
         raise PipelineError(f"no model deployed and no {profile_file} - run `make repro` first")

@@ -41,7 +41,9 @@ async def lifespan(app: FastAPI):
     log_like_the_command_line()
     measured = settings.metrics  # SERVE_METRICS=false: nothing counted, no /metrics
     holder = (metrics.MeasuredHolder if measured else ModelHolder)(
-        Registry(settings.registry, settings.model_name), env=settings.deploy_env
+        Registry(settings.registry, settings.model_name),
+        env=settings.deploy_env,
+        runtime=settings.runtime,
     )
     batcher = (metrics.MeasuredBatcher if measured else MicroBatcher)(
         settings.batch_wait_ms / 1000, settings.batch_max_rows

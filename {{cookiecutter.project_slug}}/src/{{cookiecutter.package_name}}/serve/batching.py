@@ -9,7 +9,9 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..deploy.bundle import outputs
+import numpy as np
+
+from ..deploy.graph import as_outputs
 from .holder import Served
 from .inputs import Columns, InputError
 
@@ -104,8 +106,13 @@ def settle(served: Served, jobs: list[Job]) -> Sequence[dict | Exception]:
 
 def run_batch(served: Served, jobs: list[Job]) -> list[dict]:
     """One predict call for all jobs' rows, split back per job in order."""
-    frame = served.schema.frame([job.rows for job in jobs])
-    result = outputs(served.loaded.model, frame)
+    parts = [job.rows for job in jobs]
+    if served.direct and served.loaded.runner is not None:
+        numbers = np.concatenate([part.numbers for part in parts])
+        texts = np.concatenate([part.texts for part in parts])
+        result = as_outputs(*served.loaded.runner.run(numbers, texts))
+    else:
+        result = served.loaded.outputs(served.schema.frame(parts))
     answers, start = [], 0
     for job in jobs:
         end = start + len(job.rows)

@@ -11,6 +11,7 @@ import time
 
 from ..deploy.bundle import BundleError, Loaded, load_version
 from ..deploy.registry import PRODUCTION, Registry, RegistryError, checked_env, pointer_name
+from ..pipeline.derivation import PASS_THROUGH_WITHOUT_DATES
 from ..pipeline.derive_step import DeriveMismatch
 from .inputs import FeatureSchema
 
@@ -31,15 +32,27 @@ class Served:
         self.loaded = loaded
         self.version = loaded.version
         self.schema = FeatureSchema(loaded.manifest["features"])
+        # The lean path: the graph takes the checked number and text blocks as they are,
+        # with no DataFrame, when derive.py provably leaves these rows unchanged and the
+        # graph's inputs are the schema's columns in its order.
+        runner = loaded.runner
+        self.direct = (
+            runner is not None
+            and loaded.manifest.get("derive_hash") in PASS_THROUGH_WITHOUT_DATES
+            and not self.schema.dates
+            and runner.numeric == self.schema.numbers.names
+            and runner.text == self.schema.texts.names
+        )
 
 
 class ModelHolder:
     """The model one environment serves: the version its pointer (CURRENT for production,
     CURRENT.<env> for another) names."""
 
-    def __init__(self, registry: Registry, env: str = PRODUCTION) -> None:
+    def __init__(self, registry: Registry, env: str = PRODUCTION, runtime: str = "auto") -> None:
         self.registry = registry
         self.env = checked_env(env, "DEPLOY_ENV")
+        self.runtime = runtime  # SERVE_RUNTIME: auto, onnx or skops
         self.served: Served | None = None
         self.refused: dict | None = None  # version, reason, and whether it is tried again
         self._retry_at = 0.0  # time.monotonic() of the refused version's next try
@@ -72,7 +85,7 @@ class ModelHolder:
 
     def _load(self, version: str) -> None:
         try:
-            served = Served(load_version(self.registry, version))
+            served = Served(load_version(self.registry, version, self.runtime))
         except Exception as error:  # any failure to load or check refuses the version
             self._refuse(version, error)
             return
@@ -106,7 +119,7 @@ class ModelHolder:
         checked: dict[str, Served] = {}
 
         def check(version: str) -> None:
-            checked[version] = Served(load_version(self.registry, version))
+            checked[version] = Served(load_version(self.registry, version, self.runtime))
 
         with self._lock:
             version = self.registry.rollback(self.env, check=check)

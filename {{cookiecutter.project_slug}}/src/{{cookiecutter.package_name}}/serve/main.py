@@ -20,6 +20,8 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess
 
+from ..deploy.graph import GRAPH_FILE
+from ..deploy.registry import Registry
 from .connection import HeadTimeout
 from .settings import Settings, variables
 
@@ -96,6 +98,23 @@ def parse_arguments(argv: list[str]) -> None:
     parser.parse_args(argv)
 
 
+def check_runtime(settings: Settings) -> None:
+    """With SERVE_RUNTIME=onnx, refuse to start on a version that has no ONNX graph."""
+    if settings.runtime != "onnx":
+        return
+    store = Registry(settings.registry, settings.model_name)
+    version = store.current(settings.deploy_env)
+    if version is None:
+        return  # nothing to serve yet: a version without a graph is refused when it comes
+    manifest = store.manifest(version)
+    if GRAPH_FILE not in manifest.get("sha256", {}):
+        why = (manifest.get("graph") or {}).get("skipped", "deployed before graphs were")
+        raise SystemExit(
+            f"ERROR: SERVE_RUNTIME=onnx, but version {version} has no ONNX graph ({why}) - "
+            "unset SERVE_RUNTIME to serve it through scikit-learn"
+        )
+
+
 def main(argv: list[str]) -> None:
     parse_arguments(argv)
     settings = Settings()
@@ -103,6 +122,7 @@ def main(argv: list[str]) -> None:
     settings.check_exposure()
     settings.check_prediction_log()
     settings.check_workers()
+    check_runtime(settings)
     allow_many_connections()
     # uvicorn raises the signal it stopped for again once it has drained, which would end
     # the process as killed by it: a handler makes that a no-op, so a stop exits 0.

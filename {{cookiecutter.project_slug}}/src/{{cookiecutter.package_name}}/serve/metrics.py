@@ -53,9 +53,9 @@ BATCH_ROWS = Histogram(
 # liveall: one series per live worker process, so a scrape shows which version each serves.
 MODEL_VERSION = Gauge(
     "serve_model_version",
-    "1 for the model version this process serves (with several workers, 0 for the versions "
-    "a worker served before)",
-    ["version"],
+    "1 for the model version this process serves and the runtime that answers (onnx or "
+    "skops; with several workers, 0 for the versions a worker served before)",
+    ["version", "runtime"],
     multiprocess_mode="liveall",
 )
 LOADS = Counter("serve_model_loads", "Model versions loaded and swapped in")
@@ -169,10 +169,11 @@ class MeasuredHolder(ModelHolder):
             if self.served is not None and self.served is not before:
                 LOADS.inc()
                 if before is not None:
-                    MODEL_VERSION.labels(before.version).set(0)
+                    old = (before.version, before.loaded.runtime)
+                    MODEL_VERSION.labels(*old).set(0)
                     if not os.environ.get(MULTIPROCESS_DIR):  # one process: drop the series
-                        MODEL_VERSION.remove(before.version)  # (files keep theirs till exit)
-                MODEL_VERSION.labels(self.served.version).set(1)
+                        MODEL_VERSION.remove(*old)  # (files keep theirs till exit)
+                MODEL_VERSION.labels(self.served.version, self.served.loaded.runtime).set(1)
             if self.refused is not None and self.refused != refused:
                 REFUSALS.inc()
             return version

@@ -4,6 +4,7 @@ DEPLOY_ENV)."""
 import ipaddress
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, description="processes on one port, each with its own model")
     drain_timeout: float = Field(20, gt=0, description="seconds a stop waits for requests")
     metrics: bool = Field(True, description="GET /metrics and the counting it needs; false: off")
+    # make predict and make monitor read these two as well (deploy/graph.py).
+    runtime: Literal["auto", "onnx", "skops"] = Field(
+        "auto", description="auto: a version's ONNX graph if it has one; onnx: only; skops: never"
+    )
+    onnx_threads: int = Field(1, ge=1, description="ONNX Runtime's threads per worker")
 
     @field_validator("deploy_env", mode="before")
     @classmethod

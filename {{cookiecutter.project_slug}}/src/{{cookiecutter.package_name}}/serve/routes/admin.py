@@ -23,6 +23,7 @@ async def admin_model(
         {
             **(served.loaded.manifest if served else {}),
             "name": settings.model_name,
+            "runtime": served.loaded.runtime if served else None,
             "environment": holder.env,
             "refused": holder.refused,
             "prediction_log": prediction_log.status() if prediction_log else None,

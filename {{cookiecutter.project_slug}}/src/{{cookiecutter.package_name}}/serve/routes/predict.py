@@ -20,11 +20,12 @@ PUBLIC_MANIFEST = ("version", "features", "metrics", "classes", "created")
 
 @router.get("/model", responses={503: {"description": "no model is loaded yet"}})
 async def model(served: ServedDep, settings: SettingsDep) -> JSONBody:
-    """The served version: its name, features, metrics and classes (GET /admin/model
-    gives the whole manifest)."""
+    """The served version: its name, features, metrics and classes, and the runtime that
+    answers (onnx: its ONNX graph; skops: scikit-learn). GET /admin/model gives the whole
+    manifest."""
     manifest = served.loaded.manifest
     public = {key: manifest.get(key) for key in PUBLIC_MANIFEST}
-    return JSONBody({**public, "name": settings.model_name})
+    return JSONBody({**public, "name": settings.model_name, "runtime": served.loaded.runtime})
 
 
 @hot_router.post(
