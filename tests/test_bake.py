@@ -1,5 +1,6 @@
 """Fast tier: every option value bakes a valid, lint-clean project with the right files."""
 
+import hashlib
 import itertools
 import json
 import os
@@ -889,3 +890,16 @@ def test_make_clean_removes_the_checks_caches_and_leaves_data(tmp_path: Path) ->
         if (project / p).exists()
     ]
     assert (project / "data" / "kept.csv").exists()
+
+
+def test_the_shipped_derive_py_is_known_to_pass_rows_through(project: Path) -> None:
+    """The server's lean path trusts derive.py as shipped to leave rows without dates as
+    they are, by its hash: an edit to the template's derive.py must update that list."""
+    package = next(project.glob("src/*/pipeline"))
+    source = (package / "derive.py").read_bytes().replace(b"\r\n", b"\n")
+    digest = hashlib.sha256(source).hexdigest()[:12]
+    listed = re.search(
+        r"PASS_THROUGH_WITHOUT_DATES = frozenset\(\{([^}]*)\}\)",
+        (package / "derivation.py").read_text(),
+    )
+    assert listed and f'"{digest}"' in listed.group(1)

@@ -177,3 +177,41 @@ def test_generated_requests_never_get_a_server_error(served, tmp_path) -> None:
     assert result.returncode == 0, result.stdout[-4000:]
     generated = re.search(r"(\d+) generated", result.stdout)
     assert generated and int(generated.group(1)) >= 200, result.stdout[-2000:]
+
+
+ROWS_SCRIPT = """
+import json, sys
+import numpy as np, pandas as pd
+frame = pd.read_parquet("data/raw/dataset.parquet").drop(columns="target")
+# The data's rows, and as many again with each value moved by up to 5%: 1,000 in all.
+noise = np.random.default_rng(0).uniform(0.95, 1.05, size=frame.shape)
+rows = pd.concat([frame, frame * noise]).head(1000)
+json.dump(rows.to_dict(orient="records"), sys.stdout)
+"""
+
+
+def test_the_graph_answers_as_scikit_learn_does_for_1000_rows(served) -> None:
+    """The default bake's version serves through its ONNX graph; a server of the same
+    version with SERVE_RUNTIME=skops gives the same labels for 1,000 rows, probabilities
+    within 1e-5."""
+    root, port = served
+    assert Client(port).call("GET", "/model")[1]["runtime"] == "onnx"
+    python = str(root / ".venv" / "bin" / "python")
+    printed = subprocess.run([python, "-c", ROWS_SCRIPT], cwd=root, capture_output=True, check=True)
+    rows = json.loads(printed.stdout)
+    assert len(rows) == 1000
+    skops_port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
+    env.update(SERVE_RUNTIME="skops")
+    command = ["make", "serve", f"PORT={skops_port}"]
+    with server(command, skops_port, root / "skops-server.log", cwd=root, env=env):
+        skops = Client(skops_port)
+        assert skops.call("GET", "/model")[1]["runtime"] == "skops"
+        status, expected, _ = skops.call("POST", "/predict", {"records": rows})
+    assert status == 200
+    status, got, _ = Client(port).call("POST", "/predict", {"records": rows})
+    assert status == 200
+    assert got["predictions"] == expected["predictions"]
+    pairs = zip(got["probabilities"], expected["probabilities"], strict=True)
+    differences = [abs(a - b) for ours, theirs in pairs for a, b in zip(ours, theirs, strict=True)]
+    assert max(differences) <= 1e-5
