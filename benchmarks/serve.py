@@ -11,7 +11,9 @@ project's scikit-learn version so both load the same fitted pipelines.
 
 Two models (a scaled logistic regression and a 200-tree random forest, trained and
 published by the project's own pipeline and deploy: serve_models.py) x concurrency 1, 8,
-32 x 1-row and 100-row requests: requests/s, p50 and p99 for this server and for MLServer
+32 x 1-row and 100-row requests: requests/s, p50 and p99 for this server (answering through
+the version's ONNX graph, SERVE_RUNTIME=auto), the same server through scikit-learn
+(SERVE_RUNTIME=skops, the runtime MLServer's scikit-learn runtime also uses), and MLServer
 at its best of parallel_workers 0 and 1 with adaptive batching off and on; this server
 with SERVE_WORKERS=2 against MLServer with parallel_workers 2 (its only worker setting:
 inference processes behind one HTTP process), batching off and on; a Starlette route
@@ -205,7 +207,9 @@ def main() -> None:
             running.callback(stop, process)
             return process
 
-        def ours(label: str, workers: int, registry: Path, metrics: bool = True) -> None:
+        def ours(
+            label: str, workers: int, registry: Path, metrics: bool = True, runtime: str = "auto"
+        ) -> None:
             for model in models:
                 port = free_port()
                 server_env = {
@@ -215,11 +219,17 @@ def main() -> None:
                     "SERVE_PORT": str(port),
                     "SERVE_WORKERS": str(workers),
                     "SERVE_METRICS": str(metrics).lower(),
+                    "SERVE_RUNTIME": runtime,
                 }
-                log = scratch / f"{model}-{workers}-{'metrics' if metrics else 'bare'}.log"
+                name = f"{model}-{workers}-{'metrics' if metrics else 'bare'}-{runtime}"
+                log = scratch / f"{name}.log"
                 server = launch(cli(venv, package, "serve"), server_env, project, log)
                 wait_ready(f"http://127.0.0.1:{port}/health/ready", server)
                 wait_started(log, workers, server)  # one ready answer is one worker's
+                answering = served_runtime(port)
+                print(f"  {label:<24} {model:<7} answers through {answering}", flush=True)
+                if runtime == "auto" and answering != "onnx":
+                    sys.exit(f"{model} has no ONNX graph: the benchmark compares the graph's")
                 targets[(label, model)] = (f"http://127.0.0.1:{port}/predict", "predict")
                 if model == SWAPPED and workers == 1:  # before the others start
                     swap_p99(
@@ -265,6 +275,7 @@ def main() -> None:
         for workers, batching in (*configs, *(worker_configs if several else ())):
             mlserver(workers, batching)
         ours(BARE, 1, data / "registry-others", metrics=False)
+        ours(SKOPS, 1, data / "registry-others", runtime="skops")
         if several:
             ours(OURS_WORKERS, WORKERS, data / "registry-others")
         else:
@@ -279,7 +290,8 @@ def main() -> None:
         # Cell by cell, each server right after the other: a load that comes and goes on a
         # shared machine then weighs on both sides of a ratio alike.
         labels = [label for ours_label, mls in groups for label in (ours_label, *mls_labels(mls))]
-        labels.insert(1, BARE)  # right after this server: the metrics' cost, side by side
+        # Right after this server: the metrics' cost and scikit-learn's, side by side.
+        labels[1:1] = [BARE, SKOPS]
         constant = None
         print("\n## requests/s, p50, p99: cell by cell, every server in turn", flush=True)
         for model in models:
@@ -301,6 +313,8 @@ def main() -> None:
     cells = [(m, n, c) for m in models for n in rows_list for c in concurrency]
     print("\n## ratios: this server / MLServer's best (throughput up is better, p99 down)")
     ratios(results, cells, OURS, configs)
+    print("\n## the same, this server through scikit-learn (SERVE_RUNTIME=skops): no target")
+    ratios(results, cells, SKOPS, configs, judged=False)
     if several:
         print(f"\n## ratios, {WORKERS} workers each: this server / MLServer's best")
         ratios(results, cells, OURS_WORKERS, worker_configs)
@@ -325,6 +339,15 @@ def mlserver_label(workers: int, batching: bool) -> str:
 
 OURS, OURS_WORKERS = "this server", f"this server w={WORKERS}"
 BARE = "this server, no metrics"  # SERVE_METRICS=false: what the metrics cost
+SKOPS = "this server, skops"  # SERVE_RUNTIME=skops: scikit-learn instead of the graph
+# The cell where scikit-learn's fixed cost per call weighs most: the graph must be 5x there.
+FIVEFOLD = ("forest", 1, 1)
+
+
+def served_runtime(port: int) -> str:
+    """The runtime GET /model says answers (a project from before graphs: skops)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/model", timeout=10) as response:
+        return json.load(response).get("runtime", "skops")
 
 
 def takes_workers(venv: Path, package: str) -> bool:
@@ -380,19 +403,23 @@ def swap_p99(port, data, env, venv, package, scratch, duration, connections, res
     print(row("during 2 hot swaps", SWAPPED, 1, connections, result), flush=True)
 
 
-def ratios(results: dict, cells: list[tuple], ours: str, configs: tuple) -> None:
+def ratios(
+    results: dict, cells: list[tuple], ours: str, configs: tuple, judged: bool = True
+) -> None:
     """Per cell, this server against the one of MLServer's configurations (parallel_workers,
-    batching) that answered the most requests/s in that cell."""
+    batching) that answered the most requests/s in that cell; `judged`: against the targets
+    (1.5x, 5x in the FIVEFOLD cell, p99 no higher)."""
     labels = {mlserver_label(workers, batching) for workers, batching in configs}
     for model, rows, connections in cells:
         mine = results[(ours, model, rows, connections)]
         theirs = {label: results[(label, model, rows, connections)] for label in labels}
         label, best = max(theirs.items(), key=lambda item: item[1]["rps"])
         speed, tail = mine["rps"] / best["rps"], mine["p99"] / best["p99"]
-        verdict = "met" if speed >= 1.5 and tail <= 1 else "MISSED"
+        wanted = 5.0 if (model, rows, connections) == FIVEFOLD else 1.5
+        verdict = ("met" if speed >= wanted and tail <= 1 else "MISSED") if judged else ""
         print(
             f"  {model:<7} rows={rows:<4} c={connections:<3} throughput x{speed:5.2f} "
-            f"(target >= 1.5)   p99 x{tail:5.2f} (target <= 1)"
+            f"(target >= {wanted})   p99 x{tail:5.2f} (target <= 1)"
             f"   p99 {mine['p99']:.1f} vs {best['p99']:.1f} ms, {label.removeprefix('mlserver ')}"
             f"  {verdict}"
         )

@@ -172,8 +172,9 @@ def predict(data: str, out: str, env: str | None = None) -> str:
             raise
         seconds = time.monotonic() - started
     return (
-        f"read {rows} rows of {data}, scored them with version {version} and wrote {rows} "
-        f"rows to {out} in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)"
+        f"read {rows} rows of {data}, scored them with version {version} ({loaded.runtime}) "
+        f"and wrote {rows} rows to {out} in {seconds:.1f} s "
+        f"({rows / max(seconds, 1e-9):,.0f} rows/s)"
     )
 
 

@@ -28,7 +28,9 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
 def date_parts(frame: pd.DataFrame) -> pd.DataFrame:
     """Each date or timestamp column as numbers a model can use: <column>_year, _month,
     _day, _day_of_week (Monday 0) and _hour; missing dates stay missing."""
-    dates = [name for name, column in frame.items() if types.is_datetime64_any_dtype(column)]
+    dates = [name for name, dtype in frame.dtypes.items() if types.is_datetime64_any_dtype(dtype)]
+    if not dates:
+        return frame
     parts = {
         f"{name}_{part}": getattr(frame[name].dt, part).astype("float64")
         for name in dates

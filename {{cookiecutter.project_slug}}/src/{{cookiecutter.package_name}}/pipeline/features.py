@@ -28,17 +28,19 @@ def column_kinds(frame: pd.DataFrame) -> ColumnKinds:
     """Classify each column: numbers are scaled, text and booleans one-hot encoded, dates
     left to derive.py."""
     kinds = ColumnKinds([], [], {}, [])
-    for name, column in frame.items():
-        if types.is_bool_dtype(column) or isinstance(column.dtype, pd.CategoricalDtype):
+    # By dtype: a column is taken out of the frame only when its values must be looked at
+    # (objects), which keeps a request's few rows of many columns cheap.
+    for name, dtype in frame.dtypes.items():
+        if types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
             kinds.categorical.append(name)
-        elif types.is_datetime64_any_dtype(column):
+        elif types.is_datetime64_any_dtype(dtype):
             kinds.dates.append(name)
-        elif types.is_numeric_dtype(column) and not types.is_complex_dtype(column):
+        elif types.is_numeric_dtype(dtype) and not types.is_complex_dtype(dtype):
             kinds.numeric.append(name)
-        elif (column.dtype == object or types.is_string_dtype(column)) and _holds_text(column):
+        elif types.is_string_dtype(dtype) and _holds_text(frame[name]):
             kinds.categorical.append(name)
         else:
-            kinds.unusable[name] = str(column.dtype)
+            kinds.unusable[name] = str(dtype)
     return kinds
 
 
@@ -59,7 +61,7 @@ def prepare(features: pd.DataFrame) -> pd.DataFrame:
     produced: numbers as float64, text and booleans as objects with NaN for missing, dates
     as naive UTC nanoseconds. Training, the server and batch scoring then hand derive() and
     the model the same values (an int64 column and a request's float alike: 4.0, not 4)."""
-    kinds = column_kinds(features)
+    kinds, dtypes = column_kinds(features), features.dtypes
     converted = {
         name: features[name].astype(object).where(features[name].notna(), np.nan)
         for name in kinds.categorical
@@ -67,12 +69,12 @@ def prepare(features: pd.DataFrame) -> pd.DataFrame:
     converted |= {
         name: features[name].astype("float64")
         for name in kinds.numeric
-        if features[name].dtype != "float64"
+        if dtypes[name] != "float64"
     }
     converted |= {
         name: to_dates(features[name], name)
         for name in kinds.dates
-        if features[name].dtype != "datetime64[ns]"
+        if dtypes[name] != "datetime64[ns]"
     }
     return features.assign(**converted) if converted else features
 
