@@ -154,7 +154,8 @@ def tiny_bundle(frame: pd.DataFrame, params: Params) -> tuple[dict, dict]:
     from {{ cookiecutter.package_name }}.stages.train import train as train_model
 
     derive = derivation.derive_module.derive
-    key = (frame.to_json(), params.model_dump_json(), derivation.code_hash(), derive)
+    rows = frame.to_json(date_format="iso")
+    key = (rows, params.model_dump_json(), derivation.code_hash(), derive)
     if key not in BUNDLES:
         model = train_model(frame, params)
         features, _ = features_and_target(frame, params.data.target)
