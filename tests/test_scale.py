@@ -361,7 +361,7 @@ def test_a_worker_killed_as_train_starts_fails_it_in_one_line_or_is_replaced(
     a model half written."""
     model = tmp_path / "model.joblib"
     arguments = stage_into(project, "train", {"--model": model})
-    env = {k: v for k, v in os.environ.items() if k not in HIDDEN | {SCHEDULER}}
+    env = {k: v for k, v in os.environ.items() if k not in {*HIDDEN, SCHEDULER}}
     log = tmp_path / "train.log"
     with log.open("w") as out:
         stage = subprocess.Popen(

@@ -237,14 +237,12 @@ def test_an_object_store_out_is_replaced_whole_or_marked_incomplete(
     def cut_short(self, source, target, **kwargs):
         raise OSError("the connection dropped")
 
-    monkeypatch.setattr(type(memory), "mv", cut_short)
-    with pytest.raises(OSError, match="connection dropped"):
-        run(monkeypatch, "predict", "rows.parquet", "--out", out)
+    with monkeypatch.context() as dropping:  # undone alone: the other patches stay
+        dropping.setattr(type(memory), "mv", cut_short)
+        with pytest.raises(OSError, match="connection dropped"):
+            run(monkeypatch, "predict", "rows.parquet", "--out", out)
     assert run(monkeypatch, "monitor", out) == 2
     assert "holds _INCOMPLETE: a `make predict` stopped while replacing" in capsys.readouterr().err
-    monkeypatch.undo()
-    monkeypatch.chdir(project)
-    monkeypatch.setenv("MODEL_REGISTRY", str(project / "registry"))
     assert run(monkeypatch, "predict", "rows.parquet", "--out", out) == 0
     assert len(pd.read_parquet(out)) == len(mixed_frame)
     memory.rm(f"memory://predict-{version}", recursive=True)

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
-from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from ..deploy.graph import GRAPH_FILE
@@ -25,6 +24,7 @@ from ..deploy.registry import Registry
 from .connection import HeadTimeout
 from .settings import Settings, variables
 
+STARTUP_FAILURE = 3  # uvicorn.run's exit code when the app or the port fails to start
 APP_FACTORY = f"{__package__}.app:create_app"  # an import string: each worker builds its app
 KEEP_ALIVE_SECONDS = 5
 MAX_HEAD_BYTES = 16 * 1024
