@@ -231,7 +231,7 @@ def main() -> None:
                 if runtime == "auto" and answering != "onnx":
                     sys.exit(f"{model} has no ONNX graph: the benchmark compares the graph's")
                 targets[(label, model)] = (f"http://127.0.0.1:{port}/predict", "predict")
-                if model == SWAPPED and workers == 1:  # before the others start
+                if (label, model) == (OURS, SWAPPED):  # before the others start
                     swap_p99(
                         port, data, server_env, venv, package, scratch, args.duration, top, results
                     )
