@@ -53,7 +53,9 @@ def input_types(frame: pd.DataFrame) -> list[dict]:
 
 def _holds_text(column: pd.Series) -> bool:
     """Object columns pass only when every present value is a string."""
-    return column.dtype != object or all(isinstance(value, str) for value in column.dropna())
+    # pandas' inference runs in C: "string" when every present value is a str, "empty"
+    # when none is present.
+    return column.dtype != object or types.infer_dtype(column, skipna=True) in ("string", "empty")
 
 
 def prepare(features: pd.DataFrame) -> pd.DataFrame:
