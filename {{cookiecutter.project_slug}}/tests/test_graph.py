@@ -83,3 +83,31 @@ def test_a_tampered_graph_is_refused(registry: Registry, mixed_frame) -> None:
     registry.fs.pipe_file(path, registry.fs.cat_file(path) + b"\0")
     with pytest.raises(bundle.BundleError, match=f"{graph.GRAPH_FILE} does not match its sha256"):
         bundle.load_version(registry, version)
+
+
+@pytest.mark.parametrize("location", ["secret.txt", "../secret.txt", "/etc/hostname"])
+def test_a_graph_naming_external_data_reads_no_file(tmp_path, monkeypatch, location) -> None:
+    """A crafted graph whose tensor names a file (a secret beside the server, say) is
+    refused instead of answering with the file's bytes."""
+    from onnx import TensorProto, helper
+
+    (tmp_path / "work").mkdir()
+    for folder in (tmp_path, tmp_path / "work"):
+        (folder / "secret.txt").write_bytes(b"hunter2")
+    monkeypatch.chdir(tmp_path / "work")
+    tensor = TensorProto(name="leak", data_type=TensorProto.UINT8, dims=[7])
+    tensor.data_location = TensorProto.EXTERNAL
+    for key, value in {"location": location, "offset": "0", "length": "7"}.items():
+        tensor.external_data.add(key=key, value=value)
+    crafted = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("Identity", ["leak"], ["out"])],
+            "crafted",
+            [],
+            [helper.make_tensor_value_info("out", TensorProto.UINT8, [7])],
+            initializer=[tensor],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    with pytest.raises(Exception, match=r"[Ee]xternal data"):
+        graph.GraphRunner(crafted.SerializeToString(), [], [])

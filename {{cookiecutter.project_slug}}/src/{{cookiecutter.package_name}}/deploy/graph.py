@@ -11,6 +11,8 @@ data, not code: it is checksummed like the model, and loading it builds no Pytho
 
 import copy
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -168,7 +170,17 @@ class GraphRunner:
     def __init__(self, graph: bytes, numeric: list[str], text: list[str]) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = threads()
-        self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        # Built from a file alone in a new folder, never from bytes: a tensor may name
+        # "external data", a file ONNX Runtime reads into the graph (from the working
+        # directory, `..` and all, for a graph given as bytes), so a crafted graph could
+        # answer with a secret's bytes. From the file, it refuses any path outside the
+        # empty folder.
+        with tempfile.TemporaryDirectory(prefix="graph-") as folder:
+            path = Path(folder) / GRAPH_FILE
+            path.write_bytes(graph)
+            self.session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
         self.graph, self.numeric, self.text = graph, numeric, text
         self.classifier = len(self.session.get_outputs()) > 1  # label and probabilities
 
