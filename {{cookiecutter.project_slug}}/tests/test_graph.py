@@ -1,6 +1,8 @@
 """The ONNX graph deploy exports: the same answers as scikit-learn, or no graph and why; a
 version served through it, or through scikit-learn when it has none or SERVE_RUNTIME says."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,3 +113,31 @@ def test_a_graph_naming_external_data_reads_no_file(tmp_path, monkeypatch, locat
     )
     with pytest.raises(Exception, match=r"[Ee]xternal data"):
         graph.GraphRunner(crafted.SerializeToString(), [], [])
+
+
+@pytest.mark.parametrize("kind", ["bool", "float64"])
+def test_labels_keep_the_classes_type(kind: str) -> None:
+    """skl2onnx labels bool and float classes as integers: the graph's answers still carry
+    the model's classes (true, 1.0), never 1, which a JSON client or the monitor would see."""
+    frame = small_frame()
+    frame = frame.assign(target=frame["target"].astype(kind))
+    model = train(frame, make_params())
+    raw = frame.drop(columns="target")
+    expected = bundle.outputs(model, raw)
+    compiled, record = graph.export(model, raw, expected)
+    assert compiled is not None, record
+    runner = graph.GraphRunner(compiled, record[graph.NUMBERS], record[graph.TEXTS], model.classes_)
+    got = runner.outputs(model[:1].transform(raw))
+    assert json.dumps(got["predictions"]) == json.dumps(expected["predictions"])
+    as_integers = {**expected, "predictions": [int(label) for label in expected["predictions"]]}
+    assert graph.compare(as_integers, expected)[1] == f"{len(raw)} of {len(raw)} labels differ"
+
+
+def test_the_text_nan_is_a_category_not_a_missing_value(mixed_frame) -> None:
+    model = train(mixed_frame, make_params(estimator="linear"))
+    raw = mixed_frame.drop(columns="target")
+    compiled, record = graph.export(model, raw, bundle.outputs(model, raw))
+    rows = pd.DataFrame({"size": [10.0, 10.0], "count": [2, 2], "colour": ["nan", None]})
+    runner = graph.GraphRunner(compiled, record[graph.NUMBERS], record[graph.TEXTS])
+    got, expected = runner.outputs(model[:1].transform(rows)), bundle.outputs(model, rows)
+    assert graph.compare(got, expected)[1] is None

@@ -136,7 +136,7 @@ def score(frame: pd.DataFrame, number: int, loaded: Loaded) -> pd.DataFrame:
             model_frame(frame, loaded.manifest["features"], number)
         )
     else:
-        predictions = np.empty(0, dtype=float if not classes else object)
+        predictions = np.asarray(classes)[:0] if classes else np.empty(0)
         probabilities = np.empty((0, len(classes))) if classes else None
     outputs = {PREDICTION: predictions if classes else np.asarray(predictions, dtype=float)}
     if probabilities is not None:

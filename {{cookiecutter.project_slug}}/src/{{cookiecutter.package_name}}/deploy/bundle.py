@@ -306,9 +306,13 @@ def graph_runner(
         return None
     why = record.get("skipped", "it was deployed before graphs were")
     if graph.GRAPH_FILE in loaded.files:
+        graph.threads()  # a bad SERVE_ONNX_THREADS is said as such, not taken for the graph's
         try:
             runner = graph.GraphRunner(
-                loaded.files[graph.GRAPH_FILE], record[graph.NUMBERS], record[graph.TEXTS]
+                loaded.files[graph.GRAPH_FILE],
+                record[graph.NUMBERS],
+                record[graph.TEXTS],
+                getattr(loaded.model, "classes_", None),
             )
             _, problem = graph.compare(runner.outputs(loaded.model[:1].transform(smoke)), expected)
         except Exception as error:  # an onnxruntime that cannot run it, a broken record

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 from sklearn.pipeline import Pipeline
 
 from ..errors import PipelineError
@@ -26,6 +27,7 @@ NUMBERS, TEXTS = "numbers", "texts"  # the graph's inputs
 # A missing category reaches the graph as this text: the encoder learned NaN, its own
 # level, under this name.
 MISSING_TEXT = "nan"
+UNSEEN_TEXT = "\x00nan"  # what a real "nan" becomes: no category is this
 TOLERANCE = 1e-5
 OPSETS = {"": 17, "ai.onnx.ml": 3}  # what the onnxruntime in uv.lock runs, on 3.10 too
 
@@ -39,7 +41,7 @@ def export(model: Pipeline, raw: pd.DataFrame, expected: dict) -> tuple[bytes | 
     numeric, text = groups.get("numeric", []), groups.get("categorical", [])
     try:
         graph = convert(model, numeric, text)
-        runner = GraphRunner(graph, numeric, text)
+        runner = GraphRunner(graph, numeric, text, getattr(model, "classes_", None))
         got = runner.outputs(model[:1].transform(raw))
     except Exception as error:  # any converter or runtime failure: no graph, say why
         message = " ".join(str(error).split())[:200]
@@ -114,9 +116,10 @@ def convert(model: Pipeline, numeric: list[str], text: list[str]) -> bytes:
 def compare(got: dict, expected: dict) -> tuple[float, str | None]:
     """The largest difference between two sets of outputs, and what breaks the tolerance."""
     if "probabilities" in expected:
-        if got["predictions"] != expected["predictions"]:
-            pairs = zip(got["predictions"], expected["predictions"], strict=True)
-            wrong = sum(ours != theirs for ours, theirs in pairs)
+        pairs = list(zip(got["predictions"], expected["predictions"], strict=True))
+        # By type too: True == 1 == 1.0 in Python, not in a JSON answer or a monitor's count.
+        wrong = sum(type(ours) is not type(theirs) or ours != theirs for ours, theirs in pairs)
+        if wrong:
             return 1.0, f"{wrong} of {len(got['predictions'])} labels differ"
         ours, theirs = np.asarray(got["probabilities"]), np.asarray(expected["probabilities"])
         difference = float(np.max(np.abs(ours - theirs), initial=0.0))
@@ -167,7 +170,9 @@ class GraphRunner:
     """An ONNX Runtime session of a graph, answering as scikit-learn's pipeline does.
     Pickled as its graph (a Dask worker builds its own session)."""
 
-    def __init__(self, graph: bytes, numeric: list[str], text: list[str]) -> None:
+    def __init__(
+        self, graph: bytes, numeric: list[str], text: list[str], classes: object = None
+    ) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = threads()
         # Built from a file alone in a new folder, never from bytes: a tensor may name
@@ -182,10 +187,13 @@ class GraphRunner:
                 str(path), options, providers=["CPUExecutionProvider"]
             )
         self.graph, self.numeric, self.text = graph, numeric, text
+        # A classifier's classes as the model holds them: skl2onnx labels bools and floats
+        # as integers, so labels are read off the probabilities, as scikit-learn's are.
+        self.classes = None if classes is None else np.asarray(classes)
         self.classifier = len(self.session.get_outputs()) > 1  # label and probabilities
 
     def __reduce__(self) -> tuple:
-        return GraphRunner, (self.graph, self.numeric, self.text)
+        return GraphRunner, (self.graph, self.numeric, self.text, self.classes)
 
     def outputs(self, features: pd.DataFrame) -> dict:
         """Predictions (and probabilities) as lists, for the derived features of some rows."""
@@ -203,11 +211,18 @@ class GraphRunner:
         if self.numeric:
             feeds[NUMBERS] = np.asarray(numbers, dtype=np.float64)
         if self.text:
-            missing = pd.isna(texts)
-            if missing.any():
-                texts = np.where(missing, MISSING_TEXT, texts)
-            feeds[TEXTS] = texts.astype(str)
-        results = self.session.run(None, feeds)
+            texts = np.asarray(texts, dtype=object)
+            # The graph knows a missing value as the text MISSING_TEXT: that text sent as a
+            # value is an unseen category to scikit-learn, and so it is made here.
+            texts = np.where(texts == MISSING_TEXT, UNSEEN_TEXT, texts)
+            feeds[TEXTS] = np.where(pd.isna(texts), MISSING_TEXT, texts).astype(str)
+        try:
+            results = self.session.run(None, feeds)
+        except InvalidArgument as error:  # the rows' fault, as scikit-learn's ValueError
+            raise ValueError(str(error)) from error
         if not self.classifier:
             return results[0].ravel().astype(np.float64), None
-        return results[0], results[1].astype(np.float64)
+        probabilities = results[1].astype(np.float64)
+        if self.classes is None:
+            return results[0], probabilities
+        return self.classes[probabilities.argmax(axis=1)], probabilities
