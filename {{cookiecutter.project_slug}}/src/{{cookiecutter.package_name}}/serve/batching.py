@@ -107,10 +107,10 @@ def settle(served: Served, jobs: list[Job]) -> Sequence[dict | Exception]:
 def run_batch(served: Served, jobs: list[Job]) -> list[dict]:
     """One predict call for all jobs' rows, split back per job in order."""
     parts = [job.rows for job in jobs]
-    if served.direct and served.loaded.runner is not None:
+    if served.direct is not None:
         numbers = np.concatenate([part.numbers for part in parts])
         texts = np.concatenate([part.texts for part in parts])
-        result = as_outputs(*served.loaded.runner.run(numbers, texts))
+        result = as_outputs(*served.direct.run(numbers, texts))
     else:
         result = served.loaded.outputs(served.schema.frame(parts))
     answers, start = [], 0

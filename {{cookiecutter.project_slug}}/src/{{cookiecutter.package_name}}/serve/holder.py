@@ -32,17 +32,18 @@ class Served:
         self.loaded = loaded
         self.version = loaded.version
         self.schema = FeatureSchema(loaded.manifest["features"])
-        # The lean path: the graph takes the checked number and text blocks as they are,
-        # with no DataFrame, when derive.py provably leaves these rows unchanged and the
-        # graph's inputs are the schema's columns in its order.
+        # The lean path: the graph that takes the checked number and text blocks as they
+        # are, with no DataFrame, when derive.py provably leaves these rows unchanged and
+        # the graph's inputs are the schema's columns in its order; else None.
         runner = loaded.runner
-        self.direct = (
+        lean = (
             runner is not None
             and loaded.manifest.get("derive_hash") in PASS_THROUGH_WITHOUT_DATES
             and not self.schema.dates
             and runner.numeric == self.schema.numbers.names
             and runner.text == self.schema.texts.names
         )
+        self.direct = runner if lean else None
 
 
 class ModelHolder:
