@@ -26,12 +26,12 @@ class HeadTimeout(AutoHTTPProtocol):  # type: ignore[valid-type,misc]
     class, so that spawned worker processes can import it."""
 
     seconds: float | None = None  # None: SERVE_READ_TIMEOUT
-    stopping = False
+    stopping = False  # set on a connection, or on the class for the process's stop
     _head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)
-        self._arm_head_timer()
+        self._arm_head_timer(SHUTDOWN_GRACE if self.stopping else None)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

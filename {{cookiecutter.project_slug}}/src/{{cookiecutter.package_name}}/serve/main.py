@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
-from uvicorn.supervisors.multiprocess import Multiprocess
 
 from ..deploy.graph import GRAPH_FILE
 from ..deploy.registry import Registry
 from .connection import HeadTimeout
 from .settings import Settings, variables
+from .stopping import DrainingServer, Supervisor
 
 STARTUP_FAILURE = 3  # uvicorn.run's exit code when the app or the port fails to start
 APP_FACTORY = f"{__package__}.app:create_app"  # an import string: each worker builds its app
@@ -62,19 +62,6 @@ def metrics_folder(workers: int) -> Iterator[None]:
     finally:
         del os.environ[METRICS_DIR]
         shutil.rmtree(private, ignore_errors=True)
-
-
-class Supervisor(Multiprocess):
-    """uvicorn's supervisor of several workers, closing its copy of the shared listening
-    socket before it stops them. uvicorn's keeps it open until every worker has drained and
-    exited: the kernel goes on queueing new connections that no worker accepts any more,
-    and resets them all when the supervisor exits (under load, about one per client). Now
-    the socket stops listening as the last worker closes its copy."""
-
-    def terminate_all(self) -> None:
-        for sock in self.sockets:
-            sock.close()
-        super().terminate_all()
 
 
 def allow_many_connections() -> None:
@@ -152,7 +139,7 @@ def main(argv: list[str]) -> None:
         if settings.workers > 1:
             Supervisor(config, sockets=[config.bind_socket()]).run()
             return
-        server = uvicorn.Server(config)
+        server = DrainingServer(config)
         server.run()
         if not server.started:  # the app or the port failed, as uvicorn.run says it
             raise SystemExit(STARTUP_FAILURE)
