@@ -26,6 +26,8 @@ COMMANDS = {
     "experiments": ("experiments:main", "list experiments: metrics and the params each changed"),
     "compare": ("compare:main", "report metrics, params and plots of two revisions or experiments"),
     "monitor": ("monitoring.monitor:main", "check a batch for drift: exit 0, 1 drift, 2 unusable"),
+    "feedback": ("monitoring.outcomes:main", "store outcomes (prediction_id, target) from a file"),
+    "performance": ("monitoring.performance:main", "live metrics per version from outcomes"),
     "predict": ("scoring:main", "score DATA with DEPLOY_ENV's version into Parquet parts at --out"),
     "update": ("update:main", "bring in the template's changes since the project's commit"),
     "template-check": ("update:check_main", "say whether the template has moved on"),

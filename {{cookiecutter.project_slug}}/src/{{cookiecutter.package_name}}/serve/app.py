@@ -1,7 +1,9 @@
 """The FastAPI application: middleware, error answers and the routers, and the lifespan
 that creates what the routes use (serve/dependencies.py reads it from app.state)."""
 
+import contextlib
 import logging
+import os
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,20 +11,22 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 
 from ..deploy.registry import Registry
+from ..monitoring.outcomes import PredictionIds, folder_key
 from . import metrics, v2
 from .batching import MicroBatcher
+from .feedback import FeedbackStore
 from .guard import BodyTimeout, RequestGuard
 from .holder import ModelHolder
 from .inputs import InputError
 from .predictionlog import PredictionLog
 from .responses import JSONBody
-from .routes import admin, health, predict
+from .routes import admin, feedback, health, predict
 from .routes import metrics as metrics_route
 from .settings import Settings
 from .v2 import V2Error
 
 PACKAGE = __package__.rpartition(".")[0]
-ROUTERS = (health.router, predict.router, admin.router, v2.router)
+ROUTERS = (health.router, predict.router, feedback.router, admin.router, v2.router)
 # The prediction routes go on the app itself: newer FastAPI dispatches to an included
 # router's routes through extra layers, a cost measured on every prediction.
 HOT_ROUTERS = (predict.hot_router, v2.hot_router)
@@ -48,12 +52,17 @@ async def lifespan(app: FastAPI):
     batcher = (metrics.MeasuredBatcher if measured else MicroBatcher)(
         settings.batch_wait_ms / 1000, settings.batch_max_rows
     )
-    prediction_log = None
+    prediction_log = feedback_store = None
+    key = os.urandom(32)  # ids of predictions that no log keeps: no one can send outcomes
     if settings.prediction_log:
-        max_bytes = int(settings.prediction_log_max_mb * 1024 * 1024)
-        prediction_log = PredictionLog(Path(settings.prediction_log), max_bytes)
+        folder = Path(settings.prediction_log)
+        prediction_log = PredictionLog(folder, int(settings.prediction_log_max_mb * 1024 * 1024))
+        with contextlib.suppress(OSError):  # the log's start says why; serving carries on
+            folder.mkdir(parents=True, exist_ok=True)
+            key, feedback_store = folder_key(folder), FeedbackStore(folder)
     app.state.holder, app.state.batcher = holder, batcher
-    app.state.prediction_log = prediction_log
+    app.state.prediction_log, app.state.feedback = prediction_log, feedback_store
+    app.state.prediction_ids = PredictionIds(key)
     holder.sync()
     holder.watch(settings.poll_interval)
     batcher.start()

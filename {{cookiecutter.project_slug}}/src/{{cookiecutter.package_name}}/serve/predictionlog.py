@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 ACTIVE = "predictions.jsonl"
 FILES = 10  # the size bound is shared by this many files: the active one and rotated ones
 DRAIN = 1000  # lines gathered into one write
+LOGGED = ("predictions", "probabilities")  # of an answer's outputs
 _STOP = object()
 # Requests not logged, counted for GET /metrics by reason.
 QUEUE_FULL, TOO_LARGE, STOPPED = (
@@ -64,13 +65,14 @@ class PredictionLog:
             self.queue.put(_STOP)
             self._thread.join(timeout=30)
 
-    def record(self, version: str, inputs: list, predictions: list) -> None:
-        """Called by a request: never blocks, never raises."""
+    def record(self, version: str, inputs: list, outputs: dict) -> None:
+        """Called by a request: never blocks, never raises. `outputs`: the answer's
+        predictions, prediction_ids and (a classifier's) probabilities."""
         if self.error is not None:
             STOPPED.inc()
             return
         try:
-            self.queue.put_nowait((time.time(), version, inputs, predictions))
+            self.queue.put_nowait((time.time(), version, inputs, outputs))
         except queue.Full:
             self.dropped += 1  # the writer cannot keep up; counted, shown in GET /admin/model
             QUEUE_FULL.inc()
@@ -105,13 +107,14 @@ class PredictionLog:
                 {
                     "time": at,
                     "model_version": version,
+                    "prediction_ids": outputs.get("prediction_ids"),
                     "inputs": inputs,
-                    "outputs": {"predictions": predictions},
+                    "outputs": {key: outputs[key] for key in LOGGED if key in outputs},
                 },
                 option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE,
                 default=str,
             )
-            for at, version, inputs, predictions in entries
+            for at, version, inputs, outputs in entries
         ]
         fitting = [line for line in lines if len(line) <= self.file_bytes]
         if len(fitting) < len(lines):

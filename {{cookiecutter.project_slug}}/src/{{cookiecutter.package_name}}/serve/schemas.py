@@ -18,6 +18,7 @@ class PredictResponse(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     predictions: list[float | int | str | bool]
+    prediction_ids: list[str] = Field(description="one per row, for POST /feedback")
     probabilities: list[list[float]] | None = None
     classes: list[float | int | str | bool] | None = None
     model_version: str
@@ -28,3 +29,17 @@ class Health(BaseModel):
 
     status: str
     model_version: str | None = None
+
+
+class Outcome(BaseModel):
+    prediction_id: str
+    label: float | int | str = Field(description="the true value: one of the classes, or a number")
+
+
+class FeedbackRequest(BaseModel):
+    outcomes: list[Outcome] = Field(min_length=1, description="at most SERVE_MAX_REQUEST_ROWS")
+
+
+class FeedbackResponse(BaseModel):
+    stored: int
+    already_stored: int

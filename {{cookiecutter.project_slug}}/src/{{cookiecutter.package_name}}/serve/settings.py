@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="beyond loopback only with an admin token")
     port: int = Field(8000, ge=0, le=65535, description="the port to listen on")
     admin_token: str = Field("", description="bearer token of /admin/...; empty: off")
+    feedback_token: str = Field(
+        "", description="bearer token of POST /feedback (or the admin token); empty: loopback"
+    )
     poll_interval: float = Field(1.0, gt=0, le=60, description="seconds between CURRENT checks")
     max_request_rows: int = Field(10_000, ge=1, description="rows one request may send")
     max_body_mb: float = Field(10, gt=0, description="larger request bodies get 413")

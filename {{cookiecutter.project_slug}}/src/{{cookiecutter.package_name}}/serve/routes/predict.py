@@ -54,8 +54,9 @@ async def predict(request: Request) -> JSONBody:
         raise InputError('the body must be {"records": [{column: value}, ...]}')
     rows = served.schema.check_records(body["records"], settings.max_request_rows)
     result = await batcher.predict(served, rows)
+    result["prediction_ids"] = state.prediction_ids.new(len(result["predictions"]))
     if prediction_log:
-        prediction_log.record(served.version, body["records"], result["predictions"])
+        prediction_log.record(served.version, body["records"], result)
     result["model_version"] = served.version
     if served.loaded.manifest["classes"]:
         result["classes"] = served.loaded.manifest["classes"]
