@@ -26,7 +26,9 @@ def test_concurrent_records_become_whole_lines(tmp_path) -> None:
 
     def client(n: int) -> None:
         for i in range(500):
-            log.record("0001-abc", [{**ROW, "count": i, "client": n}], {"predictions": [i % 2]})
+            log.record(
+                "0001-abc", [{**ROW, "count": i, "client": n}], {"predictions": [i % 2]}, "primary"
+            )
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
     for thread in threads:
@@ -45,7 +47,7 @@ def test_rotation_keeps_the_total_size_bounded(tmp_path) -> None:
     log = PredictionLog(tmp_path, max_bytes=100_000)
     log.start()
     for i in range(5000):
-        log.record("0001-abc", [{**ROW, "count": i}], {"predictions": [1]})
+        log.record("0001-abc", [{**ROW, "count": i}], {"predictions": [1]}, "primary")
     log.stop()
     files = list(tmp_path.glob("predictions*.jsonl"))
     assert (tmp_path / "predictions.jsonl") in files and len(files) > 2
@@ -61,9 +63,11 @@ def test_a_request_too_large_for_a_file_is_counted_not_logged(tmp_path) -> None:
     log = PredictionLog(tmp_path, max_bytes=100_000)
     log.start()
     for i in range(2000):
-        log.record("0001-abc", [{**ROW, "count": i}], {"predictions": [1]})
+        log.record("0001-abc", [{**ROW, "count": i}], {"predictions": [1]}, "primary")
         if i == 1000:
-            log.record("0001-abc", [{**ROW, "colour": "x" * 30_000}], {"predictions": [1]})
+            log.record(
+                "0001-abc", [{**ROW, "colour": "x" * 30_000}], {"predictions": [1]}, "primary"
+            )
     log.stop()
     files = list(tmp_path.glob("predictions*.jsonl"))
     assert all(path.stat().st_size <= 10_000 for path in files)
@@ -76,7 +80,7 @@ def test_a_small_bound_holds_too(tmp_path) -> None:
     log = PredictionLog(tmp_path, max_bytes=3000)
     log.start()
     for i in range(30):  # about 3,600 bytes
-        log.record("0001-abc", [{**ROW, "count": i}], {"predictions": [1]})
+        log.record("0001-abc", [{**ROW, "count": i}], {"predictions": [1]}, "primary")
     log.stop()
     assert sum(path.stat().st_size for path in tmp_path.glob("predictions*.jsonl")) <= 3000
 
@@ -145,7 +149,9 @@ def test_monitor_reads_the_logs_back(tmp_path) -> None:
     log = PredictionLog(tmp_path, max_bytes=1_000_000)
     log.start()
     for i in range(30):
-        log.record("0001-abc", [ROW, {**ROW, "colour": None}], {"predictions": [i % 2, 1]})
+        log.record(
+            "0001-abc", [ROW, {**ROW, "colour": None}], {"predictions": [i % 2, 1]}, "primary"
+        )
     log.stop()
     frame, predictions, skipped = read_logs(tmp_path, list(ROW))
     assert len(frame) == len(predictions) == 60 and not skipped

@@ -34,6 +34,7 @@ from . import drift
 from . import report as driftreport
 
 log = logging.getLogger(__name__)
+SHADOW_ROLE = "shadow"  # lines of a shadow version (serve/traffic.py): not the batch's rows
 LOG_PATTERN = "predictions*.jsonl"  # the server's prediction logs (serve/predictionlog.py)
 CHUNK_ROWS = 1_000_000  # rows the local engine reads at a time: memory is bounded by a chunk
 
@@ -55,6 +56,8 @@ def read_logs(folder: Path, names: list[str]) -> tuple[pd.DataFrame, pd.Series, 
             raise UnusableInput(f"cannot read {path}: {error.strerror or error}") from None
         for line in filter(str.strip, text.splitlines()):
             request = logged_request(line, names)
+            if request is None:
+                continue
             if isinstance(request, str):
                 skipped[request] += 1
             else:
@@ -65,7 +68,7 @@ def read_logs(folder: Path, names: list[str]) -> tuple[pd.DataFrame, pd.Series, 
     return pd.DataFrame.from_records(rows), pd.Series(predictions, dtype=object), skipped
 
 
-def logged_request(line: str, names: list[str]) -> tuple[list[dict], list] | str:
+def logged_request(line: str, names: list[str]) -> tuple[list[dict], list] | str | None:
     """A log line's rows and predictions, as the server writes them (serve/predictionlog.py);
     else why it is skipped. The rows must be objects holding the model's columns, and the
     predictions one value per row: a line with 50 rows and 1 prediction would pair rows
@@ -74,6 +77,8 @@ def logged_request(line: str, names: list[str]) -> tuple[list[dict], list] | str
         entry = json.loads(line)
     except ValueError:
         return "not JSON"
+    if isinstance(entry, dict) and entry.get("role") == SHADOW_ROLE:
+        return None  # a shadow version's predictions of rows its answer's line holds
     inputs = entry.get("inputs") if isinstance(entry, dict) else None
     outputs = entry.get("outputs") if isinstance(entry, dict) else None
     predictions = outputs.get("predictions") if isinstance(outputs, dict) else None

@@ -23,6 +23,7 @@ from .responses import JSONBody
 from .routes import admin, feedback, health, predict
 from .routes import metrics as metrics_route
 from .settings import Settings
+from .traffic import Other, Traffic
 from .v2 import V2Error
 
 PACKAGE = __package__.rpartition(".")[0]
@@ -44,11 +45,16 @@ async def lifespan(app: FastAPI):
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     log_like_the_command_line()
     measured = settings.metrics  # SERVE_METRICS=false: nothing counted, no /metrics
-    holder = (metrics.MeasuredHolder if measured else ModelHolder)(
-        Registry(settings.registry, settings.model_name),
-        env=settings.deploy_env,
-        runtime=settings.runtime,
-    )
+    holder_class = metrics.MeasuredHolder if measured else ModelHolder
+    registry = Registry(settings.registry, settings.model_name)
+    holder = holder_class(registry, env=settings.deploy_env, runtime=settings.runtime)
+    canary = shadow = None
+    if setting := settings.canary_env_and_share:  # others than the served: plain holders
+        canary = Other(ModelHolder(registry, env=setting[0], runtime=settings.runtime), setting[1])
+    if settings.shadow:
+        shadow_holder = ModelHolder(registry, env=settings.shadow, runtime=settings.runtime)
+        shadow = Other(shadow_holder, settings.shadow_share)
+    traffic = Traffic(holder, canary, shadow)
     batcher = (metrics.MeasuredBatcher if measured else MicroBatcher)(
         settings.batch_wait_ms / 1000, settings.batch_max_rows
     )
@@ -60,12 +66,13 @@ async def lifespan(app: FastAPI):
         with contextlib.suppress(OSError):  # the log's start says why; serving carries on
             folder.mkdir(parents=True, exist_ok=True)
             key, feedback_store = folder_key(folder), FeedbackStore(folder)
-    app.state.holder, app.state.batcher = holder, batcher
+    app.state.holder, app.state.batcher, app.state.traffic = holder, batcher, traffic
     app.state.prediction_log, app.state.feedback = prediction_log, feedback_store
     app.state.prediction_ids = PredictionIds(key)
     holder.sync()
     holder.watch(settings.poll_interval)
     batcher.start()
+    traffic.start(settings.poll_interval, settings.batch_wait_ms / 1000, settings.batch_max_rows)
     if prediction_log:
         prediction_log.start()
     try:
@@ -73,6 +80,7 @@ async def lifespan(app: FastAPI):
     finally:
         holder.stop()
         await batcher.stop()
+        await traffic.stop()
         if prediction_log:
             prediction_log.stop()
         metrics.process_stopped()

@@ -109,6 +109,7 @@ def main(argv: list[str]) -> None:
     settings.check_exposure()
     settings.check_prediction_log()
     settings.check_workers()
+    settings.check_other_environments()
     check_runtime(settings)
     allow_many_connections()
     # uvicorn raises the signal it stopped for again once it has drained, which would end

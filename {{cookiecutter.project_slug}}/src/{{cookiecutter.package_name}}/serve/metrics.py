@@ -59,6 +59,33 @@ MODEL_VERSION = Gauge(
     multiprocess_mode="liveall",
 )
 LOADS = Counter("serve_model_loads", "Model versions loaded and swapped in")
+# Per version and role (primary, canary, shadow): what each version predicted, and how long
+# its model took from checked rows to predictions (the micro-batch's wait included).
+VERSION_ROWS = Counter(
+    "serve_version_predicted_rows", "Rows predicted, by version and role", ["version", "role"]
+)
+VERSION_SECONDS = Histogram(
+    "serve_version_predict_seconds",
+    "Time from checked rows to predictions, by version and role",
+    ["version", "role"],
+    buckets=SECONDS_BUCKETS,
+)
+SHADOW_ROWS = Counter(
+    "serve_shadow_compared_rows",
+    "Rows both the answering and the shadow version predicted",
+    ["version", "shadow"],
+)
+SHADOW_AGREEING = Counter(
+    "serve_shadow_agreeing_rows",
+    "Compared rows on which the shadow agrees: the same class, or within 1e-6 relative",
+    ["version", "shadow"],
+)
+SHADOW_DIFFERENCE = Histogram(
+    "serve_shadow_relative_difference",
+    "A regressor's relative difference |a - b| / max(|a|, |b|) per compared row",
+    ["version", "shadow"],
+    buckets=(1e-6, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 REFUSALS = Counter(
     "serve_model_refusals",
     "Versions refused (a failed load check), or pointers naming no valid version",
@@ -190,3 +217,15 @@ class MeasuredBatcher(MicroBatcher):
         jobs = await super()._collect()
         BATCH_ROWS.observe(sum(len(job.rows) for job in jobs))
         return jobs
+
+
+def predicted(version: str, role: str, rows: int, seconds: float) -> None:
+    VERSION_ROWS.labels(version, role).inc(rows)
+    VERSION_SECONDS.labels(version, role).observe(seconds)
+
+
+def compared(version: str, shadow: str, rows: int, agreeing: int, differences: list) -> None:
+    SHADOW_ROWS.labels(version, shadow).inc(rows)
+    SHADOW_AGREEING.labels(version, shadow).inc(agreeing)
+    for difference in differences:
+        SHADOW_DIFFERENCE.labels(version, shadow).observe(difference)

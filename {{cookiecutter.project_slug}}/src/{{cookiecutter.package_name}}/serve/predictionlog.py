@@ -65,14 +65,15 @@ class PredictionLog:
             self.queue.put(_STOP)
             self._thread.join(timeout=30)
 
-    def record(self, version: str, inputs: list, outputs: dict) -> None:
+    def record(self, version: str, inputs: list | None, outputs: dict, role: str) -> None:
         """Called by a request: never blocks, never raises. `outputs`: the answer's
-        predictions, prediction_ids and (a classifier's) probabilities."""
+        predictions, prediction_ids and (a classifier's) probabilities; `role`: primary,
+        canary or shadow (whose line has no inputs: its answer's line has them)."""
         if self.error is not None:
             STOPPED.inc()
             return
         try:
-            self.queue.put_nowait((time.time(), version, inputs, outputs))
+            self.queue.put_nowait((time.time(), version, inputs, outputs, role))
         except queue.Full:
             self.dropped += 1  # the writer cannot keep up; counted, shown in GET /admin/model
             QUEUE_FULL.inc()
@@ -107,14 +108,15 @@ class PredictionLog:
                 {
                     "time": at,
                     "model_version": version,
+                    "role": role,
                     "prediction_ids": outputs.get("prediction_ids"),
-                    "inputs": inputs,
+                    **({"inputs": inputs} if inputs is not None else {}),
                     "outputs": {key: outputs[key] for key in LOGGED if key in outputs},
                 },
                 option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE,
                 default=str,
             )
-            for at, version, inputs, outputs in entries
+            for at, version, inputs, outputs, role in entries
         ]
         fitting = [line for line in lines if len(line) <= self.file_bytes]
         if len(fitting) < len(lines):

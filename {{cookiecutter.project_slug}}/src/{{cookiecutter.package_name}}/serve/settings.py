@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..deploy.registry import PRODUCTION, checked_env
+from ..deploy.registry import PRODUCTION, RegistryError, checked_env
 from ..params import load_params
 
 PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "secret", "token", "admin"}
@@ -67,12 +67,43 @@ class Settings(BaseSettings):
         "auto", description="auto: a version's ONNX graph if it has one; onnx: only; skops: never"
     )
     onnx_threads: int = Field(1, ge=1, description="ONNX Runtime's threads per worker")
+    shadow: str = Field("", description="an environment whose version also sees requests")
+    shadow_share: float = Field(1.0, gt=0, le=1, description="of requests the shadow sees")
+    canary: str = Field("", description="<environment>:<percent> of requests it answers")
 
     @field_validator("deploy_env", mode="before")
     @classmethod
     def _environment_name(cls, value: object) -> str:
         """An empty DEPLOY_ENV means production; any other must be a valid name."""
         return checked_env(value or PRODUCTION, "DEPLOY_ENV")
+
+    @field_validator("shadow", mode="before")
+    @classmethod
+    def _shadow_environment(cls, value: object) -> str:
+        return checked_env(value, "SERVE_SHADOW") if value else ""
+
+    @field_validator("canary", mode="before")
+    @classmethod
+    def _canary_setting(cls, value: object) -> str:
+        canary_setting(str(value or ""))  # ValueError saying what is wrong
+        return str(value or "")
+
+    @property
+    def canary_env_and_share(self) -> tuple[str, float] | None:
+        """SERVE_CANARY's environment and its share of requests (0 to 1)."""
+        setting = canary_setting(self.canary)
+        return (setting[0], setting[1] / 100) if setting else None
+
+    def check_other_environments(self) -> None:
+        """A shadow or canary is another environment than the one served, and not each other."""
+        canary = self.canary_env_and_share
+        named = [self.deploy_env, self.shadow or None, canary[0] if canary else None]
+        given = [env for env in named if env]
+        if len(set(given)) < len(given):
+            raise SystemExit(
+                f"ERROR: DEPLOY_ENV={self.deploy_env}, SERVE_SHADOW={self.shadow or '(unset)'} "
+                f"and SERVE_CANARY={self.canary or '(unset)'} must name different environments"
+            )
 
     @property
     def docs_on(self) -> bool:
@@ -134,6 +165,26 @@ def variables() -> list[tuple[str, str]]:
         shown = "" if default in (None, "") or field.default_factory else f" ({default})"
         described.append((str(alias or f"SERVE_{name.upper()}"), f"{field.description}{shown}"))
     return described
+
+
+def canary_setting(text: str) -> tuple[str, float] | None:
+    """SERVE_CANARY's environment and percent; ValueError saying what is wrong."""
+    if not text:
+        return None
+    env, colon, percent = text.rpartition(":")
+    try:
+        share = float(percent)
+    except ValueError:
+        share = float("nan")
+    if not colon or not 0 < share <= 100:
+        raise ValueError(
+            f"SERVE_CANARY={text!r} must be <environment>:<percent>, percent above 0 and at "
+            "most 100 (e.g. staging:10)"
+        )
+    try:
+        return checked_env(env, "SERVE_CANARY"), share
+    except RegistryError as error:
+        raise ValueError(str(error)) from None
 
 
 def is_loopback(host: str) -> bool:

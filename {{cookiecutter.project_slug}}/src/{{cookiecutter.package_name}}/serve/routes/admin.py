@@ -3,7 +3,7 @@ now, a rollback."""
 
 import asyncio
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 
 from ...errors import PipelineError
 from ..dependencies import HolderDep, PredictionLogDep, SettingsDep, require_admin
@@ -14,10 +14,10 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
 
 @router.get("/model")
 async def admin_model(
-    holder: HolderDep, settings: SettingsDep, prediction_log: PredictionLogDep
+    request: Request, holder: HolderDep, settings: SettingsDep, prediction_log: PredictionLogDep
 ) -> JSONBody:
     """The served version's whole manifest (smoke rows, params, data hashes), the last
-    refused version and the prediction log's status."""
+    refused version, the prediction log's status, and the canary's and shadow's versions."""
     served = holder.served
     return JSONBody(
         {
@@ -27,6 +27,7 @@ async def admin_model(
             "environment": holder.env,
             "refused": holder.refused,
             "prediction_log": prediction_log.status() if prediction_log else None,
+            **request.app.state.traffic.status(),
         }
     )
 
