@@ -68,6 +68,7 @@ class DeployParams(Section):
     metric: str = Field(min_length=1)
     threshold: float
     tolerance: float = Field(default=0.0, ge=0)
+    evidence_rows: int = Field(default=0, ge=0)
 
 
 class MonitorParams(Section):

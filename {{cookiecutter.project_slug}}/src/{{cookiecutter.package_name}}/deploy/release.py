@@ -197,31 +197,43 @@ def _deploy(params: Params, store: Registry, env: str) -> str:
     return f"deployed version {version} to {env} in {store.location}"
 
 
-def promote(source: str, target: str, expected: str | None = None) -> str:
+def promote(
+    source: str, target: str, expected: str | None = None, log_folder: Path | None = None
+) -> str:
     """Point the target environment at exactly the version the source serves, once that
     version's files pass the checks a server makes on load: the same files, no retraining.
     With `expected`, only if the source still serves that version (CI pins the version its
-    staging checks passed, so a later deploy to staging is never promoted unchecked)."""
+    staging checks passed, so a later deploy to staging is never promoted unchecked). With
+    deploy.evidence_rows, only on live evidence from the prediction log in `log_folder`
+    (deploy/evidence.py)."""
     source, target = checked_env(source, "FROM"), checked_env(target, "TO")
     if expected is not None:
         checked(expected, "VERSION")
     if source == target:
         raise PipelineError(f"FROM and TO are both {source} - name two environments")
-    store = registry(load_params())
+    params = load_params()
+    store = registry(params)
     with store.lock():
         version = served_version(store, source)
+        evidence = ""
         if expected is not None and version != expected:
             raise PipelineError(
                 f"{source} serves version {version}, not {expected}: a later deploy replaced "
                 f"it, so {expected} is not promoted - promote what {source} serves now once its "
                 "checks pass, or name the version that passed them"
             )
-        if store.current(target) == version:
+        replaced = store.current(target)
+        if replaced == version:
             return f"{target} already serves version {version}, nothing to promote"
+        if params.deploy.evidence_rows:
+            from .evidence import live_evidence  # it reads the gate's rules from here
+
+            folder = log_folder or Path(os.environ.get("SERVE_PREDICTION_LOG") or "logs")
+            evidence = live_evidence(folder, version, replaced, params) + "\n"
         bundle.load_version(store, version)  # checksums, scikit-learn, types, smoke rows
         store.promote(version, env=target)
     return (
-        f"promoted version {version} from {source} to {target} in {store.location}: "
+        f"{evidence}promoted version {version} from {source} to {target} in {store.location}: "
         "the same files (sha256 checked), no retraining"
     )
 
@@ -295,8 +307,14 @@ def promote_main(argv: list[str]) -> None:
     parser.add_argument(
         "--version", help="promote only if FROM still serves this version (what CI checked)"
     )
+    parser.add_argument(
+        "--log",
+        type=Path,
+        help="the prediction log with the live evidence (deploy.evidence_rows; default: "
+        "SERVE_PREDICTION_LOG, else logs)",
+    )
     arguments = parser.parse_args(argv)
-    print(promote(arguments.source, arguments.target, arguments.version))
+    print(promote(arguments.source, arguments.target, arguments.version, arguments.log))
 
 
 def rollback_main(argv: list[str]) -> None:

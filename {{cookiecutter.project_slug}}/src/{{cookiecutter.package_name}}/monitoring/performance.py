@@ -26,6 +26,7 @@ from ..params import load_params
 from . import outcomes
 
 PREDICTIONS = "predictions*.jsonl"
+SHADOW = "shadow"  # the role of a shadow version's lines (serve/traffic.py)
 RESAMPLES = 200  # bootstrap resamples per interval: its ends move by about a point of a %
 LEVEL = 0.95
 SEED = 0  # the same rows give the same interval
@@ -41,13 +42,30 @@ def logged_predictions(folder: Path, since: float | None) -> pd.DataFrame:
                 entry = orjson.loads(line)
                 ids, outputs = entry["prediction_ids"], entry["outputs"]
                 at, version = float(entry["time"]), str(entry["model_version"])
+                role = str(entry.get("role", "primary"))
                 scores = outputs.get("probabilities") or [None] * len(ids)
                 found = list(zip(ids, outputs["predictions"], scores, strict=True))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue  # a line from before ids, or partly written
             if since is None or at >= since:
-                rows += [(i, version, at, predicted, score) for i, predicted, score in found]
-    return pd.DataFrame(rows, columns=["prediction_id", "version", "time", "predicted", "scores"])
+                rows += [(i, version, role, at, predicted, p) for i, predicted, p in found]
+    columns = ["prediction_id", "version", "role", "time", "predicted", "scores"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def agreement(predictions: pd.DataFrame, version: str, classes: list | None) -> float | None:
+    """The share of a shadow version's rows on which it agrees with the answer given (the
+    same class, or within 1e-6 relative); None for a version that never shadowed."""
+    shadowed = predictions[(predictions["version"] == version) & (predictions["role"] == SHADOW)]
+    answers = predictions[predictions["role"] != SHADOW]
+    pairs = shadowed.merge(answers, on="prediction_id", suffixes=("", "_answer"))
+    if pairs.empty:
+        return None
+    if classes:
+        return float((pairs["predicted"] == pairs["predicted_answer"]).mean())
+    a, b = pairs["predicted"].astype(float), pairs["predicted_answer"].astype(float)
+    scale = np.maximum(a.abs(), b.abs()).replace(0, 1)
+    return float(((a - b).abs() / scale <= 1e-6).mean())
 
 
 def stored_outcomes(folder: Path) -> pd.DataFrame:
@@ -160,13 +178,18 @@ def performance(folder: Path, since: float | None = None) -> dict:
             entry["offline"] = offline.get(name)
         versions[version] = {
             "predictions": int((predictions["version"] == version).sum()),
+            "roles": sorted(set(rows["role"])),
             "rows_with_outcomes": len(rows),
+            "agreement_with_answers": agreement(predictions, version, manifest_classes),
             "metrics": ordered(live, first),
         }
     for version in sorted(set(predictions["version"]) - set(versions)):
+        classes = classes_of(predictions.iloc[:0], store, version, params.task)
         versions[version] = {
             "predictions": int((predictions["version"] == version).sum()),
+            "roles": sorted(set(predictions.loc[predictions["version"] == version, "role"])),
             "rows_with_outcomes": 0,
+            "agreement_with_answers": agreement(predictions, version, classes),
             "metrics": {},
         }
     return {
@@ -188,9 +211,11 @@ def text(report: dict) -> str:
         f"{report['outcomes_without_a_logged_prediction']} match no logged prediction"
     ]
     for version, entry in report["versions"].items():
+        agreeing = entry["agreement_with_answers"]
+        shadow = "" if agreeing is None else f"; as a shadow it agreed on {agreeing:.1%} of rows"
         lines.append(
-            f"{version}: {entry['rows_with_outcomes']} of {entry['predictions']} prediction(s) "
-            "have an outcome"
+            f"{version} ({', '.join(entry['roles'])}): {entry['rows_with_outcomes']} of "
+            f"{entry['predictions']} prediction(s) have an outcome{shadow}"
         )
         for name, value in entry["metrics"].items():
             offline = "" if value["offline"] is None else f"   offline {value['offline']:.4f}"
