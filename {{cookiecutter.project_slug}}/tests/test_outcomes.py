@@ -123,7 +123,7 @@ def test_live_metrics_are_sklearns_with_an_interval_around_them() -> None:
 
 
 def test_a_report_per_version_beside_its_offline_metric(tmp_path, registry, monkeypatch) -> None:
-    from .conftest import publish_tiny, small_frame
+    from .conftest import make_params, publish_tiny, small_frame
 
     frame = small_frame()
     version = publish_tiny(registry, frame)
@@ -136,7 +136,7 @@ def test_a_report_per_version_beside_its_offline_metric(tmp_path, registry, monk
     (tmp_path / "outcomes.jsonl").write_bytes(
         outcomes.lines(list(zip(issued, actual, strict=True)), 2.0)
     )
-    report = performance.performance(tmp_path)
+    report = performance.performance(tmp_path, params=make_params())
     entry = report["versions"][version]
     assert entry["rows_with_outcomes"] == 40
     assert entry["metrics"]["accuracy"] == {

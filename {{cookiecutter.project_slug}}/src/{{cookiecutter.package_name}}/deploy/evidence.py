@@ -24,7 +24,7 @@ def live_evidence(folder: Path, candidate: str, replaced: str | None, params: Pa
         f"shadow it (SERVE_SHADOW) or canary it (SERVE_CANARY) with SERVE_PREDICTION_LOG="
         f"{folder}, send outcomes (POST /feedback, make feedback), or set deploy.evidence_rows: 0"
     )
-    versions = performance(folder)["versions"] if folder.is_dir() else {}
+    versions = performance(folder, params=params)["versions"] if folder.is_dir() else {}
     found = versions.get(candidate, {})
     rows = found.get("rows_with_outcomes", 0)
     if rows < needed:

@@ -22,7 +22,7 @@ from sklearn import metrics
 
 from ..deploy.release import registry
 from ..errors import PipelineError, UnusableInput
-from ..params import load_params
+from ..params import Params, load_params
 from . import outcomes
 
 PREDICTIONS = "predictions*.jsonl"
@@ -152,8 +152,8 @@ def classes_of(rows: pd.DataFrame, store, version: str, task: str) -> list | Non
         return sorted(set(rows["predicted"]) | set(rows["actual"]), key=str)
 
 
-def performance(folder: Path, since: float | None = None) -> dict:
-    params = load_params()
+def performance(folder: Path, since: float | None = None, params: Params | None = None) -> dict:
+    params = params or load_params()
     if not (folder / outcomes.KEY_FILE).is_file() and not any(folder.glob(PREDICTIONS)):
         raise UnusableInput(
             f"{folder} holds no prediction log: name the folder the server logs to "
