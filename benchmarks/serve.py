@@ -17,8 +17,11 @@ the version's ONNX graph, SERVE_RUNTIME=auto), the same server through scikit-le
 at its best of parallel_workers 0 and 1 with adaptive batching off and on; this server
 with SERVE_WORKERS=2 against MLServer with parallel_workers 2 (its only worker setting:
 inference processes behind one HTTP process), batching off and on; a Starlette route
-returning a constant, as the framework's floor; p99 while versions are swapped; and what
-the Prometheus metrics cost: this server against itself with SERVE_METRICS=false.
+returning a constant, as the framework's floor; p99 while versions are swapped; what
+the Prometheus metrics cost: this server against itself with SERVE_METRICS=false; and what
+releasing safely costs, at concurrency 8: this server with a shadow (SERVE_SHADOW, every
+request) and with a 10% canary (SERVE_CANARY), each against a copy of the same model
+published as staging's version, beside itself with neither.
 MLServer runs with debug off, as in production: debug on logs every request.
 
 Every server runs from the start and the measurements go cell by cell (model, rows,
@@ -29,7 +32,7 @@ shared machine weighs on both sides of a ratio alike.
 bake. --smoke is the template's check that this script still runs (tests/test_benchmarks.py),
 its numbers mean nothing: 1-second runs of the forest alone, at concurrency 8 with 1-row
 requests, against MLServer with batching on and one parallel worker (two for the
-SERVE_WORKERS=2 row).
+SERVE_WORKERS=2 row), and the shadow and canary rows.
 """
 
 import argparse
@@ -56,6 +59,7 @@ SWAPPED = "forest"  # serve_models.py publishes it three times: two versions to 
 CONCURRENCY = (1, 8, 32)
 ROWS = (1, 100)
 MLSERVER_CONFIGS = ((0, False), (0, True), (1, False), (1, True))  # (parallel_workers, batching)
+RELEASE_CONNECTIONS = 8  # where the shadow and canary rows are measured
 WORKERS = 2  # the several-workers row: SERVE_WORKERS against MLServer's parallel_workers
 MLSERVER_WORKER_CONFIGS = ((WORKERS, False), (WORKERS, True))
 MLSERVER_PACKAGES = ("mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22", "httptools")
@@ -208,7 +212,12 @@ def main() -> None:
             return process
 
         def ours(
-            label: str, workers: int, registry: Path, metrics: bool = True, runtime: str = "auto"
+            label: str,
+            workers: int,
+            registry: Path,
+            metrics: bool = True,
+            runtime: str = "auto",
+            **settings: str,
         ) -> None:
             for model in models:
                 port = free_port()
@@ -220,8 +229,10 @@ def main() -> None:
                     "SERVE_WORKERS": str(workers),
                     "SERVE_METRICS": str(metrics).lower(),
                     "SERVE_RUNTIME": runtime,
+                    **settings,
                 }
                 name = f"{model}-{workers}-{'metrics' if metrics else 'bare'}-{runtime}"
+                name += "".join(f"-{key}" for key in settings)
                 log = scratch / f"{name}.log"
                 server = launch(cli(venv, package, "serve"), server_env, project, log)
                 wait_ready(f"http://127.0.0.1:{port}/health/ready", server)
@@ -276,6 +287,14 @@ def main() -> None:
             mlserver(workers, batching)
         ours(BARE, 1, data / "registry-others", metrics=False)
         ours(SKOPS, 1, data / "registry-others", runtime="skops")
+        releasing = takes_release_settings(venv, package)
+        if releasing:
+            for model in models:
+                stage_a_copy(venv, package, data / "registry-others", model, env)
+            ours(SHADOW, 1, data / "registry-others", SERVE_SHADOW="staging")
+            ours(CANARY, 1, data / "registry-others", SERVE_CANARY="staging:10")
+        else:
+            print("  no shadow and canary rows: this project's server has no such settings")
         if several:
             ours(OURS_WORKERS, WORKERS, data / "registry-others")
         else:
@@ -291,16 +310,22 @@ def main() -> None:
         # shared machine then weighs on both sides of a ratio alike.
         labels = [label for ours_label, mls in groups for label in (ours_label, *mls_labels(mls))]
         # Right after this server: the metrics' cost and scikit-learn's, side by side.
-        labels[1:1] = [BARE, SKOPS]
+        labels[1:1] = [BARE, SKOPS, SHADOW, CANARY]
         constant = None
         print("\n## requests/s, p50, p99: cell by cell, every server in turn", flush=True)
         for model in models:
             for rows in rows_list:
                 for label in labels:  # warm-up
+                    if (label, model) not in targets:
+                        continue
                     url, prefix = targets[(label, model)]
                     wrk(url, data / f"{prefix}-{rows}.json", 8, 1, scratch)
                 for connections in concurrency:
                     for label in labels:
+                        if label in (SHADOW, CANARY) and connections != RELEASE_CONNECTIONS:
+                            continue
+                        if (label, model) not in targets:
+                            continue
                         url, prefix = targets[(label, model)]
                         body = data / f"{prefix}-{rows}.json"
                         result = wrk(url, body, connections, args.duration, scratch)
@@ -319,6 +344,19 @@ def main() -> None:
         print(f"\n## ratios, {WORKERS} workers each: this server / MLServer's best")
         ratios(results, cells, OURS_WORKERS, worker_configs)
     floor_and_swaps(results, constant, models[0], top)
+    if releasing:
+        print(f"\n## what releasing safely costs, c={RELEASE_CONNECTIONS}: / this server alone")
+        for model in models:
+            for rows in rows_list:
+                alone = results.get((OURS, model, rows, RELEASE_CONNECTIONS))
+                for label in (SHADOW, CANARY):
+                    found = results.get((label, model, rows, RELEASE_CONNECTIONS))
+                    if alone and found:
+                        rps, p99 = found["rps"] / alone["rps"], found["p99"] / alone["p99"]
+                        print(
+                            f"  {label:<28} {model:<7} rows={rows:<4} throughput x{rps:.2f}"
+                            f"  p99 x{p99:.2f}"
+                        )
     print("\n## what the metrics cost: this server / itself with SERVE_METRICS=false")
     for model, rows, connections in cells:
         with_metrics = results[(OURS, model, rows, connections)]["rps"]
@@ -338,6 +376,8 @@ def mlserver_label(workers: int, batching: bool) -> str:
 
 
 OURS, OURS_WORKERS = "this server", f"this server w={WORKERS}"
+SHADOW = "this server, shadow on"  # SERVE_SHADOW=staging: every request seen twice
+CANARY = "this server, canary 10%"  # SERVE_CANARY=staging:10
 BARE = "this server, no metrics"  # SERVE_METRICS=false: what the metrics cost
 SKOPS = "this server, skops"  # SERVE_RUNTIME=skops: scikit-learn instead of the graph
 # The cell where scikit-learn's fixed cost per call weighs most: the graph must be 5x there.
@@ -358,6 +398,34 @@ def takes_workers(venv: Path, package: str) -> bool:
         [venv / "bin/python", "-c", code], capture_output=True, text=True, check=True
     )
     return answer.stdout.strip() == "True"
+
+
+def takes_release_settings(venv: Path, package: str) -> bool:
+    """Whether the project's server has SERVE_SHADOW and SERVE_CANARY."""
+    found = subprocess.run(
+        [venv / "bin/python", "-m", package, "serve", "--help"], capture_output=True, text=True
+    )
+    return "SERVE_SHADOW" in found.stdout and "SERVE_CANARY" in found.stdout
+
+
+STAGE_A_COPY = """
+import sys
+from {package}.deploy.registry import Registry
+registry = Registry(sys.argv[1], sys.argv[2])
+version = registry.current()
+manifest = registry.manifest(version)
+files = {{name: registry.read(version, name) for name in manifest["sha256"]}}
+copy = registry.publish(files, manifest, "staging")
+registry.promote(copy, "staging")
+"""
+
+
+def stage_a_copy(venv: Path, package: str, registry: Path, model: str, env: dict) -> None:
+    """Publish the production version's files again as staging's version: another version
+    of the same cost, for the shadow and canary rows."""
+    script = STAGE_A_COPY.format(package=package)
+    command = [venv / "bin/python", "-c", script, str(registry), model]
+    subprocess.run(command, env=env, check=True)
 
 
 def wait_ready_post(port: int) -> None:

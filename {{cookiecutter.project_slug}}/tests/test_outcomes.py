@@ -148,7 +148,13 @@ def test_a_report_per_version_beside_its_offline_metric(tmp_path, registry, monk
     assert "roc_auc" not in entry["metrics"], "no probabilities were logged, one class came back"
     written = performance.write(report, tmp_path / "reports")
     assert json.loads(written[0].read_text())["versions"][version]["rows_with_outcomes"] == 40
-    assert "Live performance" in written[1].read_text()
+    assert "| accuracy | 0.5000 |" in written[1].read_text()  # the pull request's section
+    assert "Live performance" in written[2].read_text()
+    params = make_params()
+    assert performance.drop(report, version, params) is None, "40 rows: under min_rows"
+    few = params.model_copy(update={"monitor": params.monitor.model_copy(update={"min_rows": 40})})
+    assert "dropped: 0.5000 on 40 rows, against 0.9000" in performance.drop(report, version, few)
+    assert performance.drop(report, "0009-other", few) is None
 
 
 def test_since_must_be_a_date() -> None:

@@ -5,7 +5,8 @@ Joins the server's prediction log (predictions*.jsonl, each line a request with 
 prediction ids) with the outcomes stored beside it (outcomes*.jsonl, outcomes.py) on the
 prediction id, and reports per version: the rows with an outcome, the task's metrics (the
 deploy metric first) each with a 95% bootstrap interval, and the version's offline test
-metric from the registry beside it. Writes reports/performance.json and performance.html.
+metric from the registry beside it. Writes reports/performance.json, .md and .html. With
+--check (the scheduled job), exits 1 when production's live deploy metric has dropped.
 """
 
 import argparse
@@ -20,7 +21,7 @@ import orjson
 import pandas as pd
 from sklearn import metrics
 
-from ..deploy.release import registry
+from ..deploy.release import LOWER_IS_BETTER, registry
 from ..errors import PipelineError, UnusableInput
 from ..params import Params, load_params
 from . import outcomes
@@ -226,6 +227,49 @@ def text(report: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(report: dict) -> str:
+    rows = [
+        f"| {version} | {entry['rows_with_outcomes']} | {name} | {value['value']:.4f} | "
+        f"{value['low']:.4f} to {value['high']:.4f} | "
+        f"{'' if value['offline'] is None else format(value['offline'], '.4f')} |"
+        for version, entry in report["versions"].items()
+        for name, value in entry["metrics"].items()
+    ]
+    verdict = report.get("drop")
+    return "\n".join(
+        [
+            "## Live performance",
+            "",
+            *([f"**{verdict}**", ""] if verdict else []),
+            text(report).splitlines()[0] + f"; intervals at {report['confidence']:.0%}.",
+            "",
+            "| version | rows with outcomes | metric | live | interval | offline (test) |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+
+
+def drop(report: dict, version: str | None, params: Params) -> str | None:
+    """Why the served version's live deploy metric counts as dropped, or None: worse than
+    its offline test score beyond deploy.tolerance, on at least monitor.min_rows rows."""
+    entry = report["versions"].get(version or "", {})
+    live = entry.get("metrics", {}).get(params.deploy.metric)
+    if live is None or live["offline"] is None:
+        return None
+    if entry["rows_with_outcomes"] < params.monitor.min_rows:
+        return None
+    sign = -1 if params.deploy.metric in LOWER_IS_BETTER else 1
+    if sign * (live["value"] - live["offline"]) >= -params.deploy.tolerance:
+        return None
+    return (
+        f"live {params.deploy.metric} of version {version} dropped: {live['value']:.4f} on "
+        f"{entry['rows_with_outcomes']} rows, against {live['offline']:.4f} on its test rows "
+        f"(deploy.tolerance {params.deploy.tolerance})"
+    )
+
+
 def page(report: dict) -> str:
     cells = "".join(
         f"<tr><td>{html.escape(version)}</td><td>{entry['rows_with_outcomes']}</td>"
@@ -251,6 +295,7 @@ def write(report: dict, folder: Path) -> list[Path]:
     written = []
     for name, content in (
         ("performance.json", json.dumps(report, indent=2, allow_nan=True) + "\n"),
+        ("performance.md", markdown(report)),
         ("performance.html", page(report)),
     ):
         path = folder / name
@@ -281,9 +326,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--since", default="", help="only predictions from then (ISO date/time, UTC)"
     )
-    parser.add_argument("--out", default="reports", help="folder for performance.json and .html")
+    parser.add_argument("--out", default="reports", help="folder for performance.json, .md, .html")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when production's live deploy metric dropped below its test score",
+    )
     args = parser.parse_args(argv)
-    report = performance(Path(args.log), moment(args.since) if args.since else None)
+    params = load_params()
+    report = performance(Path(args.log), moment(args.since) if args.since else None, params)
+    if args.check:
+        report["drop"] = drop(report, registry(params).current(), params)
     paths = write(report, Path(args.out))
     print(text(report))
     print("wrote " + ", ".join(map(str, paths)))
+    if report.get("drop"):
+        print(report["drop"])
+        raise SystemExit(1)

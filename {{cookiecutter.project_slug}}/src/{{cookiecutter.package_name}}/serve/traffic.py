@@ -84,7 +84,9 @@ class Traffic:
 
     def wants_shadow(self, answered_by: Served) -> Served | None:
         shadow = self.shadow
-        if shadow is None or shadow.served is None or shadow.served is answered_by:
+        if shadow is None or shadow.served is None:
+            return None
+        if shadow.served.version == answered_by.version:  # the same answers: nothing to learn
             return None
         if shadow.share < 1 and random.random() >= shadow.share:
             return None
