@@ -123,6 +123,7 @@ def main(project: Path) -> None:
         print("\nserver stopped")
     if stopped != 0:
         sys.exit(f"make serve exited {stopped}")
+    release_act(project)
 
 
 def shift(rows: pd.DataFrame, spread: pd.DataFrame) -> pd.DataFrame:
@@ -162,6 +163,69 @@ def drift_act(project: Path, port: int, row: dict, serving: str) -> None:
         sys.exit("the retrained model was not swapped in")
     print(f"\nswapped while serving: {serving} -> {answer['model_version']}")
     make(project, "models")
+
+
+def release_act(project: Path) -> None:
+    """A candidate in staging, shadowed on live traffic, judged on the outcomes that come
+    back, and promoted on that evidence."""
+    print("\n--- Release safely: shadow a candidate, judge it on outcomes, promote ---")
+    params_path = project / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["train"]["estimator"] = "linear"
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    print("A candidate: train.estimator random_forest -> linear, deployed to staging", flush=True)
+    make(project, "repro")
+    if make(project, "deploy", "DEPLOY_ENV=staging").returncode != 0:
+        sys.exit("the gate refused the candidate")
+    port = free_port()
+    # Relative to the project, where make serve runs.
+    env = {**os.environ, "SERVE_SHADOW": "staging", "SERVE_PREDICTION_LOG": "scratch/logs"}
+    shown = "SERVE_SHADOW=staging SERVE_PREDICTION_LOG=scratch/logs"
+    print(f"\n$ {shown} make serve PORT={port}   (in the background)", flush=True)
+    command = ["make", "--no-print-directory", "serve", f"PORT={port}"]
+    server = subprocess.Popen(command, cwd=project, env=env)
+    try:
+        test = pd.read_parquet(project / "data/processed/test.parquet")
+        truth = test.pop("target")
+        ids: list[str] = []
+        for start in range(0, len(test), 20):
+            rows = json.loads(test.iloc[start : start + 20].to_json(orient="records"))
+            ids += post(port, "/predict", {"records": rows}, wait=start == 0)["prediction_ids"]
+        print(f"{len(ids)} rows answered by production, each also seen by staging's candidate")
+    finally:
+        stopped = stop(server)
+    if stopped != 0:
+        sys.exit(f"make serve exited {stopped}")
+    outcomes = project / "scratch" / "outcomes.csv"
+    pd.DataFrame({"prediction_id": ids, "target": truth.to_numpy()}).to_csv(outcomes, index=False)
+    print("\nThe true labels come back for those predictions:", flush=True)
+    make(project, "feedback", "DATA=scratch/outcomes.csv", "LOG=scratch/logs")
+    make(project, "performance", "LOG=scratch/logs")
+    params["deploy"]["evidence_rows"] = 100
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    print("\nPromote on evidence: deploy.evidence_rows 0 -> 100", flush=True)
+    promoted = make(project, "promote", "FROM=staging", "TO=production", "LOG=scratch/logs")
+    if promoted.returncode != 0:
+        print("(refused on the live evidence: production keeps its version)")
+    make(project, "models")
+
+
+def post(port: int, path: str, body: dict, wait: bool = False) -> dict:
+    """POST JSON; with `wait`, first until the server answers."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    for _ in range(150 if wait else 1):
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+        except OSError:
+            if not wait:
+                raise
+            time.sleep(0.2)
+    sys.exit("the server did not answer")
 
 
 if __name__ == "__main__":
