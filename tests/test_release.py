@@ -145,8 +145,8 @@ def test_shadow_outcomes_performance_and_promotion_on_evidence(released, tmp_pat
             for i, p in zip(line["prediction_ids"], line["outputs"]["predictions"], strict=True)
         }
         pairs = [(label_of[i], predicted[i]) for i in label_of if i in predicted]
-        accuracy = sum(actual == guess for actual, guess in pairs) / len(pairs)
-        assert entry["metrics"]["accuracy"]["value"] == pytest.approx(accuracy, abs=1e-12)
+        for name, value in by_hand(pairs).items():
+            assert entry["metrics"][name]["value"] == pytest.approx(value, abs=1e-12), name
         assert entry["rows_with_outcomes"] == len(pairs)
 
     params_path = root / "params.yaml"
@@ -163,6 +163,16 @@ def test_shadow_outcomes_performance_and_promotion_on_evidence(released, tmp_pat
     assert run("make --silent version", root).stdout.strip() == staging
     run("make rollback", root)  # production's forest again, for the module's other test
     assert run("make --silent version", root).stdout.strip() == production
+
+
+def by_hand(pairs: list[tuple]) -> dict[str, float]:
+    """Accuracy, precision, recall and F1 of class 1 from (actual, predicted) pairs."""
+    hits = sum(actual == guess for actual, guess in pairs)
+    true_positive = sum(actual == guess == 1 for actual, guess in pairs)
+    precision = true_positive / sum(guess == 1 for _, guess in pairs)
+    recall = true_positive / sum(actual == 1 for actual, _ in pairs)
+    f1 = 2 * precision * recall / (precision + recall)
+    return {"accuracy": hits / len(pairs), "precision": precision, "recall": recall, "f1": f1}
 
 
 def test_a_canary_answers_its_share(released, tmp_path) -> None:

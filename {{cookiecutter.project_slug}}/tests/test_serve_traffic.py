@@ -93,6 +93,22 @@ def test_a_canary_answers_its_share_of_clients_each_always_the_same(two_versions
         assert rows >= canaried * 3
 
 
+def test_a_canary_follows_its_environments_pointer(two_versions, registry, mixed_frame) -> None:
+    start, production, staging, _ = two_versions
+    newer = publish_tiny(registry, mixed_frame, estimator="gradient_boosting")
+    registry.promote(production)
+    with start(canary="staging:100", poll_interval=0.1) as client:
+        assert (
+            client.post("/predict", json={"records": [ROW]}).headers["X-Model-Version"] == staging
+        )
+        registry.promote(newer, "staging")
+        deadline, answered = time.monotonic() + 10, staging
+        while answered != newer and time.monotonic() < deadline:
+            time.sleep(0.1)
+            answered = client.post("/predict", json={"records": [ROW]}).headers["X-Model-Version"]
+        assert answered == newer, "the canary's version was swapped in while serving"
+
+
 def test_a_shadow_sees_every_request_and_answers_none(two_versions) -> None:
     start, production, staging, logs = two_versions
     with start(shadow="staging") as client:
