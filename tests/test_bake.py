@@ -423,6 +423,7 @@ def test_ci_does_its_work_through_make_targets(project: Path, case: str) -> None
 # What reaches the DVC remote: env names, secrets and variables, key steps, key plumbing.
 NOT_REMOTE = {"MODEL_REGISTRY", "RETRAIN_TOKEN", "AZURE_DEVOPS_EXT_PAT", "GITLAB_API_TOKEN"}
 NOT_REMOTE |= {"STAGING_URL"}  # the staging server's address, for make smoke
+NOT_REMOTE |= {"LOG", "PREDICTION_LOG"}  # the monitor's folder of prediction logs
 KEY_TASKS = ("DownloadSecureFile@", "InstallSSHKey@")
 
 
