@@ -1,6 +1,7 @@
 """make sbom: uv's CycloneDX export, cut down to what is installed here."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -40,9 +41,10 @@ def test_only_the_installed_version_of_each_package_stays() -> None:
 
 
 def test_the_environments_packages_at_their_installed_versions(tmp_path) -> None:
-    uv = shutil.which("uv") or str(Path(".tools/bin/uv").resolve())
+    # make exports UV, the uv it installs with; else one on PATH.
+    uv = os.environ.get("UV") or shutil.which("uv") or ".tools/bin/uv"
     if not Path(uv).exists():
-        pytest.skip("no uv here (make install puts one in .tools/)")
+        pytest.skip(f"no uv at {uv} (make install puts one in .tools/)")
     out = tmp_path / "sbom.json"
     sbom.main(["--uv", uv, "--out", str(out)])
     bom = json.loads(out.read_text())
