@@ -215,3 +215,22 @@ def test_the_graph_answers_as_scikit_learn_does_for_1000_rows(served) -> None:
     pairs = zip(got["probabilities"], expected["probabilities"], strict=True)
     differences = [abs(a - b) for ours, theirs in pairs for a, b in zip(ours, theirs, strict=True)]
     assert max(differences) <= 1e-5
+
+
+def test_make_sbom_lists_the_installed_packages_at_their_locked_versions(served) -> None:
+    root, _ = served
+    run("make sbom", root)
+    bom = json.loads((root / "reports/sbom.cdx.json").read_text())
+    assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.5"
+    listed = {component["name"]: component["version"] for component in bom["components"]}
+    assert len(listed) == len(bom["components"]), "one version of each package"
+    locked: dict[str, set] = {}
+    lock = (root / "uv.lock").read_text()
+    for name, version in re.findall(r'^name = "([^"]+)"\nversion = "([^"]+)"', lock, re.M):
+        locked.setdefault(name, set()).add(version)
+    modules = ("sklearn", "dvc", "fastapi")
+    script = f"import {', '.join(modules)}; print({', '.join(m + '.__version__' for m in modules)})"
+    installed = run(f'.venv/bin/python -c "{script}"', root).stdout.split()
+    for name, version in zip(("scikit-learn", "dvc", "fastapi"), installed, strict=True):
+        assert listed[name] == version and version in locked[name], name
+    assert "pytest" not in listed, "the dev group is not part of what ships"

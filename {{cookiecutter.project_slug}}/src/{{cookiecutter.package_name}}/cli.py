@@ -29,6 +29,7 @@ COMMANDS = {
     "feedback": ("monitoring.outcomes:main", "store outcomes (prediction_id, target) from a file"),
     "performance": ("monitoring.performance:main", "live metrics per version from outcomes"),
     "predict": ("scoring:main", "score DATA with DEPLOY_ENV's version into Parquet parts at --out"),
+    "sbom": ("sbom:main", "write a CycloneDX SBOM of the installed packages from uv.lock"),
     "update": ("update:main", "bring in the template's changes since the project's commit"),
     "template-check": ("update:check_main", "say whether the template has moved on"),
 {%- if cookiecutter.serving == "fastapi" %}
