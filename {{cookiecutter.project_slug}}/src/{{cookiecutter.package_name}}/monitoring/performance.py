@@ -135,22 +135,22 @@ def ordered(report: dict[str, dict], first: str) -> dict[str, dict]:
     return {name: report[name] for name in sorted(report, key=lambda name: name != first)}
 
 
-def offline_metrics(store, version: str) -> dict:
+def manifest_of(store, version: str) -> dict:
+    """The version's manifest; empty for a version gone from the registry."""
     try:
-        return store.manifest(version).get("metrics") or {}
+        return store.manifest(version)
     except PipelineError:
         return {}
 
 
-def classes_of(rows: pd.DataFrame, store, version: str, task: str) -> list | None:
+def classes_of(rows: pd.DataFrame, manifest: dict, task: str) -> list | None:
     """A classifier's classes, from its manifest; for a version gone from the registry,
     the labels its rows hold."""
     if task != "classification":
         return None
-    try:
-        return store.manifest(version)["classes"]
-    except (PipelineError, KeyError):
-        return sorted(set(rows["predicted"]) | set(rows["actual"]), key=str)
+    if "classes" in manifest:
+        return manifest["classes"]
+    return sorted(set(rows["predicted"]) | set(rows["actual"]), key=str)
 
 
 def performance(folder: Path, since: float | None = None, params: Params | None = None) -> dict:
@@ -167,14 +167,15 @@ def performance(folder: Path, since: float | None = None, params: Params | None 
     first = params.deploy.metric
     versions = {}
     for version, rows in joined.groupby("version", sort=True):
-        manifest_classes = classes_of(rows, store, version, params.task)
+        manifest = manifest_of(store, version)
+        manifest_classes = classes_of(rows, manifest, params.task)
         actual = rows["actual"].to_numpy()
         predicted = rows["predicted"].to_numpy()
         scores = None
         if manifest_classes and rows["scores"].notna().all():
             scores = np.asarray(rows["scores"].tolist(), dtype=float)
         live = with_intervals(actual, predicted, scores, manifest_classes)
-        offline = offline_metrics(store, version)
+        offline = manifest.get("metrics") or {}
         for name, entry in live.items():
             entry["offline"] = offline.get(name)
         versions[version] = {
@@ -185,7 +186,7 @@ def performance(folder: Path, since: float | None = None, params: Params | None 
             "metrics": ordered(live, first),
         }
     for version in sorted(set(predictions["version"]) - set(versions)):
-        classes = classes_of(predictions.iloc[:0], store, version, params.task)
+        classes = classes_of(predictions.iloc[:0], manifest_of(store, version), params.task)
         versions[version] = {
             "predictions": int((predictions["version"] == version).sum()),
             "roles": sorted(set(predictions.loc[predictions["version"] == version, "role"])),

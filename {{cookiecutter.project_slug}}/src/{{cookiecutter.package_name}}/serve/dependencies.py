@@ -50,19 +50,25 @@ async def get_served(holder: HolderDep) -> Served:
 ServedDep = Annotated[Served, Depends(get_served)]
 
 
+def bearer_token(authorization: str | None, missing: str) -> bytes:
+    """The token of an `Authorization: Bearer` header; 401 saying `missing` without one."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise HTTPException(401, detail=missing, headers={"WWW-Authenticate": "Bearer"})
+    return authorization.removeprefix("Bearer ").encode("utf-8", "surrogateescape")
+
+
+def token_is(given: bytes, token: str) -> bool:
+    """Whether the given token is this one, in constant time."""
+    return hmac.compare_digest(given, token.encode("utf-8", "surrogateescape"))
+
+
 async def require_admin(
     settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     """401 without a bearer token; 403 for a wrong one, or when SERVE_ADMIN_TOKEN is unset."""
     token = settings.admin_token
-    if not authorization or not authorization.startswith("Bearer "):
-        raise HTTPException(
-            401,
-            detail="admin calls need an Authorization: Bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    given = authorization.removeprefix("Bearer ").encode("utf-8", "surrogateescape")
-    if not token or not hmac.compare_digest(given, token.encode("utf-8", "surrogateescape")):
+    given = bearer_token(authorization, "admin calls need an Authorization: Bearer token")
+    if not token or not token_is(given, token):
         raise HTTPException(
             403, detail="the token is wrong, or admin calls are disabled (no SERVE_ADMIN_TOKEN)"
         )

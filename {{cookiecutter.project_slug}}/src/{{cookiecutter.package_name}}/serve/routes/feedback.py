@@ -1,13 +1,12 @@
 """Outcomes for earlier predictions (POST /feedback), for `make performance`."""
 
 import asyncio
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 
 from ...monitoring.outcomes import OutcomeError, checked
-from ..dependencies import SettingsDep, served_or_503
+from ..dependencies import SettingsDep, bearer_token, served_or_503, token_is
 from ..inputs import InputError
 from ..responses import read_json
 from ..schemas import FeedbackRequest, FeedbackResponse
@@ -24,14 +23,9 @@ async def allow_feedback(
     tokens = [token for token in (settings.feedback_token, settings.admin_token) if token]
     if not tokens and is_loopback(settings.host):
         return
-    if not authorization or not authorization.startswith("Bearer "):
-        raise HTTPException(
-            401,
-            detail="POST /feedback needs an Authorization: Bearer token (SERVE_FEEDBACK_TOKEN)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    given = authorization.removeprefix("Bearer ").encode("utf-8", "surrogateescape")
-    if not any(hmac.compare_digest(given, t.encode("utf-8", "surrogateescape")) for t in tokens):
+    needed = "POST /feedback needs an Authorization: Bearer token (SERVE_FEEDBACK_TOKEN)"
+    given = bearer_token(authorization, needed)
+    if not any(token_is(given, token) for token in tokens):
         raise HTTPException(403, detail="the token is wrong")
 
 
