@@ -63,6 +63,9 @@ def remove_server(serving: str, package: str) -> None:
         shutil.rmtree(Path("deploy", "kubernetes"))
         if not any(Path("deploy").iterdir()):
             Path("deploy").rmdir()
+        # Their documentation pages (mkdocs.yml's nav leaves them out too).
+        for page in ("serve", "release", "kubernetes"):
+            Path("docs", f"{page}.md").unlink()
 
 
 def remove_dask(compute: str, package: str) -> None:
@@ -240,11 +243,11 @@ def next_steps(answers: dict) -> str:
     if answers["dvc_remote"] not in ("local", "none"):
         lines.append(
             f"DVC remote {answers['dvc_remote_url']}: give DVC its credentials before "
-            "`make push` (README.md: Storage)."
+            "`make push` (docs/storage.md)."
         )
     if answers["ci_provider"] != "none":
-        lines.append("CI: README.md's CI/CD section lists the secrets and variables to set.")
-    lines.append("README.md explains the rest, from bringing your own data to deploying.")
+        lines.append("CI: docs/ci.md (CI/CD) lists the secrets and variables to set.")
+    lines.append("README.md starts you off; docs/ (`make docs`) explains the rest.")
     return "\n".join(lines)
 
 

@@ -44,6 +44,12 @@ def bake(output_dir: Path, **answers: str) -> Path:
     )
 
 
+def documentation(project: Path) -> str:
+    """The README and every docs page of a bake, each run of whitespace one space."""
+    pages = [project / "README.md", *sorted((project / "docs").glob("*.md"))]
+    return " ".join(" ".join(page.read_text().split()) for page in pages)
+
+
 def run(
     command: str, cwd: Path, check: bool = True, timeout: int = 900, env: dict | None = None
 ) -> subprocess.CompletedProcess:

@@ -15,7 +15,7 @@ import pytest
 import ruamel.yaml  # pre-commit-hooks' YAML parser (check-jsonschema brings it here)
 import yaml
 
-from .conftest import HIDDEN, OPTIONS, TEMPLATE, bake
+from .conftest import HIDDEN, OPTIONS, TEMPLATE, bake, documentation
 from .test_experiments import readme_commands
 
 if sys.version_info >= (3, 11):
@@ -729,7 +729,7 @@ def test_gitlab_branch_code_never_runs_with_the_api_token(bakery, remote) -> Non
     assert posting["needs"] == ["report"] and posting["cache"] == []
     assert not any("make " in line for line in posting["script"])
     assert uses_token == {note, "monitor"}, uses_token
-    readme = " ".join((project / "README.md").read_text().split())
+    readme = documentation(project)
     assert "`GITLAB_API_TOKEN` must be protected" in readme
 
 
@@ -750,7 +750,7 @@ def test_github_write_credentials_live_only_in_main_only_environments(bakery, re
     assert names["deploy"] == names["promote"] == names["monitor"] == names["ci"], names
     if remote in PLUGINS:
         assert names["ci"], "no remote credentials found"
-    readme = " ".join((project / "README.md").read_text().split())
+    readme = documentation(project)
     assert "Under Settings > Environments, create `staging`" in readme
     assert "and `retrain`, for `monitor`" in readme
     if remote in PLUGINS:
@@ -768,7 +768,7 @@ def test_gitlab_monitor_gets_the_write_credentials_of_its_environment(bakery) ->
     assert jobs["deploy"]["environment"]["name"] == "staging"
     assert jobs["promote"]["environment"]["name"] == "production"
     assert jobs["monitor"]["environment"] == {"name": "retrain", "action": "access"}
-    readme = " ".join((project / "README.md").read_text().split())
+    readme = documentation(project)
     assert "with the environment scopes `staging`, `production` and `retrain`" in readme
     assert "its `make push` after a drift fails" not in readme
 
@@ -874,7 +874,7 @@ def test_readme_states_the_coverage_threshold_make_test_enforces(bakery) -> None
     project = bakery()
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     threshold = pyproject["tool"]["coverage"]["report"]["fail_under"]
-    readme = " ".join((project / "README.md").read_text().split())
+    readme = documentation(project)
     assert f"`fail_under` of `[tool.coverage.report]` ({threshold}%)" in readme
 
 

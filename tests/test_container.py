@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import TEMPLATE, run, tool
+from .conftest import TEMPLATE, documentation, run, tool
 from .test_bake import SECRET_FILES
 
 BIN = TEMPLATE / ".venv/bin"
@@ -254,7 +254,7 @@ def test_serving_none_bakes_no_image_or_manifests(bakery) -> None:
     project = bakery(serving="none")
     for path in ("Dockerfile", ".dockerignore", "deploy"):
         assert not (project / path).exists(), path
-    assert "make image" not in (project / "README.md").read_text()
+    assert "make image" not in documentation(project)
 
 
 def fake_builders(folder: Path, *names: str, daemon: bool = True) -> dict:

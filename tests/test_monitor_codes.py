@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HIDDEN
+from .conftest import HIDDEN, documentation
 
 CI_FILES = {
     "github": ".github/workflows/ci.yml",
@@ -61,7 +61,7 @@ def test_drift_check_retrains_on_drift_and_fails_on_unusable_input(
 def test_the_readme_and_make_help_give_the_command_with_the_exit_codes(bakery) -> None:
     project = bakery()
     direct = ".venv/bin/python -m my_ml_project monitor DATA"
-    readme = " ".join((project / "README.md").read_text().split())
+    readme = documentation(project)
     assert "make exits 2 whenever a recipe fails, so `make monitor` exits 2 on drift" in readme
     assert f"`{direct}` exits 0, 1 or 2" in readme
     env = {k: v for k, v in os.environ.items() if k not in HIDDEN}

@@ -63,7 +63,7 @@ def missing_error(repo: Repo, files: str, reason: str) -> PipelineError:
     if local is None:
         return PipelineError(
             f"cannot get {files} from the DVC remote {remote(repo)}: {reason} - run `make push` "
-            "where the data is, and give CI the remote's credentials (README: CI/CD); a pull "
+            "where the data is, and give CI the remote's credentials (docs/ci.md); a pull "
             "request from a fork gets no secrets, so run it from a branch of this repository"
         )
     name, folder = local

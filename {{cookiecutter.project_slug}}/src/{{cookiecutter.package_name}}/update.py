@@ -52,8 +52,7 @@ def recorded_state(state_file: Path = STATE) -> dict:
         raise PipelineError(
             f"{state_file} is missing: this project was baked before the template recorded "
             "its origin - link it once with `cruft link <template git URL>` (say the commit "
-            "you baked from), add the skip list of the README's 'Update from the template' "
-            "section to it, and commit it"
+            "you baked from), add the skip list docs/update.md gives to it, and commit it"
         )
     try:
         state = json.loads(state_file.read_text(encoding="utf-8"))
@@ -214,7 +213,7 @@ def template_check() -> str:
         else:
             message = (
                 f"The template has moved on: this project is at {baked[:12]}, {template} is "
-                f"at {newest[:12]} - run `make update` (README: Update from the template)"
+                f"at {newest[:12]} - run `make update` (docs/update.md)"
             )
     if os.environ.get("GITHUB_ACTIONS") == "true":
         return f"::warning title=Template update::{message}"
