@@ -80,10 +80,11 @@ def bakery(tmp_path_factory: pytest.TempPathFactory):
     return get
 
 
-def tool(path: Path, what: str) -> Path:
-    """A test tool installed by `make install`; missing, skip here but fail in CI."""
+def tool(path: Path, what: str, install: str = "make install") -> Path:
+    """A test tool installed by `install` (`make install`; .ci/run installs the Debian
+    packages); missing, skip here but fail in CI."""
     if not path.exists():
-        message = f"{path.name} is not installed ({what}) - run `make install`"
+        message = f"{path.name} is not installed ({what}) - run `{install}`"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
