@@ -26,6 +26,11 @@ ANSWER_SETS = {
     "bare": {"serving": "none", "ci_provider": "none", "dvc_remote": "none"},
     "ssh": {"dvc_remote": "ssh"},
     "azure-remote": {"dvc_remote": "azure"},
+    "hostile-name": {
+        "project_name": 'Quote " Me: [yes] # no',
+        "project_slug": "quoted",
+        "description": "A: b - c # d",
+    },
 }
 CI_FILES = {
     "github": ".github/workflows/ci.yml",
