@@ -11,7 +11,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export UV
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint format demo lock clean
+.PHONY: help install test test-fast lint format docs demo lock clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -58,8 +58,11 @@ demo: install ## Bake build/demo, run its make ci, then deploy, serve and swap m
 	$(MAKE) -C $(DEMO) metrics
 	python scripts/demo_serve.py $(DEMO)
 
+docs: install ## Build the template's documentation (docs/, mkdocs.yml) into site/ with --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 lock: install ## Refresh the generated project's uv.lock (UPGRADE=1 for newest versions)
 	python scripts/lock_project.py $(if $(UPGRADE),--upgrade)
 
 clean: ## Remove build/ and caches
-	rm -rf build .pytest_cache .ruff_cache .tools
+	rm -rf build site .pytest_cache .ruff_cache .tools

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import documentation
+from .conftest import TEMPLATE, documentation
 
 MKDOCS = Path(sys.executable).parent / "mkdocs"
 README_LINES = 200
@@ -173,3 +173,18 @@ def test_lint_builds_the_site_and_make_docs_serves_on_loopback(bakery) -> None:
     assert "mkdocs build --strict" in lint
     assert 'mkdocs serve --strict --dev-addr "127.0.0.1:$$DOCS_PORT"' in makefile
     assert "DOCS_PORT ?= 8001" in makefile
+
+
+def test_the_templates_own_readme_is_a_start_and_its_docs_build(tmp_path: Path) -> None:
+    readme = (TEMPLATE / "README.md").read_text()
+    assert len(readme.splitlines()) <= README_LINES
+    built = subprocess.run(
+        [MKDOCS, "build", "--strict", "--site-dir", tmp_path / "site"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin"},
+    )
+    assert built.returncode == 0, built.stderr
+    pages = {page.name for page in (TEMPLATE / "docs").glob("*.md")}
+    assert set(re.findall(r"\]\(docs/([a-z-]+\.md)\)", readme)) == pages
