@@ -100,6 +100,7 @@ def main(project: Path) -> None:
         else:
             sys.exit("the server did not answer")
         print(f"\nlive prediction: {readable(first)}", flush=True)
+        show_card(project, port, first["model_version"])
 
         params_path = project / "params.yaml"
         params = yaml.safe_load(params_path.read_text())
@@ -124,6 +125,18 @@ def main(project: Path) -> None:
     if stopped != 0:
         sys.exit(f"make serve exited {stopped}")
     release_act(project)
+
+
+def show_card(project: Path, port: int, version: str) -> None:
+    """Where the served version's model card is, and its first lines."""
+    card = next((project / "registry").glob(f"*/versions/{version}/card.md"))
+    url = f"http://127.0.0.1:{port}/model/card"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        lines = response.read().decode().splitlines()
+    print(f"\nits model card: {card.relative_to(project)} (make deploy wrote it), served at")
+    print(f"{url} (?format=html for a browser); intended use and limitations come from")
+    print("docs/model.md. It begins:")
+    print("\n".join(f"    {line}" for line in lines[:10]), flush=True)
 
 
 def shift(rows: pd.DataFrame, spread: pd.DataFrame) -> pd.DataFrame:

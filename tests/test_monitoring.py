@@ -89,6 +89,7 @@ def test_drift_check_on_drifted_source_retrains_and_writes_the_pull_request(proj
     assert "## Drift report" in body and "## Model report" in body
     assert re.search(r"roc_auc\s*\|\s*[\d.]+\s*\|\s*[\d.]+", body), body
     assert "No parameter changed." in body
+    assert "## Model card\n\nproduction serves" in body  # what it serves now, or nothing yet
     assert "dvc.lock" in run("git status --porcelain", project).stdout  # retrained
     run("git checkout --quiet -- . && .venv/bin/dvc checkout --quiet", project)
     source.write_text(original)

@@ -73,6 +73,24 @@ def test_endpoints_answer_with_the_model_version(served) -> None:
     assert all(400 <= client.call("POST", "/predict", body)[0] < 500 for body in bad)
 
 
+def test_the_model_card_make_deploy_wrote_is_served(served) -> None:
+    """The served version's card.md, as Markdown, and as a page that runs nothing."""
+    root, port = served
+    version = Client(port).call("GET", "/model")[1]["version"]
+    written = next((root / "registry").glob(f"*/versions/{version}/card.md")).read_text()
+    assert "## Test metrics" in written and "## Intended use" in written
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/model/card")
+    answer = connection.getresponse()
+    assert answer.status == 200 and answer.getheader("content-type").startswith("text/markdown")
+    assert answer.read().decode() == written
+    connection.request("GET", "/model/card?format=html")
+    page = connection.getresponse()
+    assert page.status == 200 and page.getheader("content-type").startswith("text/html")
+    assert "default-src 'none'" in page.getheader("content-security-policy")
+    assert f" {version}</h1>" in page.read().decode()
+
+
 def logged_lines(root: Path) -> list[str]:
     return [line for path in (root / "logs").glob("predictions*.jsonl") for line in path.open()]
 

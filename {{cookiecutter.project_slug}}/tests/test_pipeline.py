@@ -220,7 +220,12 @@ def test_deploy_to_staging_leaves_production_alone(deploying: Registry, caplog) 
     caplog.set_level(logging.INFO)
     said = release.deploy("staging")
     version = deploying.current("staging")
-    assert said == f"deployed version {version} to staging in {deploying.location}"
+    where = deploying.where(version, "card.md")
+    assert said == (
+        f"deployed version {version} to staging in {deploying.location}\nits model card: {where}"
+    )
+    written = Path(where).read_text()  # the card of the pipeline's own model
+    assert "production serves no version yet" in written and "## Drift reference" in written
     assert deploying.current() is None
     assert "production serves no version yet" in caplog.text
     unchanged = f"model unchanged: staging already serves it as version {version}"

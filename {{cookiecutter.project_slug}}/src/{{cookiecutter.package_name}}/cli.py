@@ -21,6 +21,7 @@ COMMANDS = {
     "promote": ("deploy.release:promote_main", "point TO at the version FROM serves"),
     "rollback": ("deploy.release:rollback_main", "serve DEPLOY_ENV's previous version again"),
     "models": ("deploy.release:models_main", "list the versions and who serves them"),
+    "card": ("deploy.release:card_main", "print the model card of DEPLOY_ENV's version"),
     "smoke": ("deploy.smoke:main", "check a server: ready, DEPLOY_ENV's version, a prediction"),
     "deploy-check": ("deploy.check:main", "deploy to a throwaway registry and check it serves"),
     "experiments": ("experiments:main", "list experiments: metrics and the params each changed"),

@@ -1,6 +1,7 @@
 """A versioned model registry in a folder or at any fsspec URL (s3://, az://, gs://).
 
-    <root>/<model>/versions/<version>/   model.skops, manifest.json, reference_profile.json
+    <root>/<model>/versions/<version>/   model.skops, manifest.json, reference_profile.json,
+                                         card.md, ...
     <root>/<model>/CURRENT               the version production serves
     <root>/<model>/CURRENT.<env>         the version environment <env> serves (CURRENT.staging)
 
@@ -27,6 +28,7 @@ writer at a time there (CI's deploy job runs in one concurrency group).
 """
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -263,6 +265,10 @@ class Registry:
             )
         return document
 
+    def where(self, version: str, name: str) -> str:
+        """Where a version's file is, as a person would open it (a path or a URL)."""
+        return f"{self.location}/versions/{checked(version, self.location)}/{name}"
+
     def read(self, version: str, name: str) -> bytes:
         checked(version, self.location)
         try:
@@ -270,11 +276,21 @@ class Registry:
         except FileNotFoundError as error:
             raise RegistryError(f"{self.location}: version {version} has no {name}") from error
 
-    def publish(self, files: dict[str, bytes], manifest: dict, commit: str) -> str:
-        """Store a new version: its files first, the manifest last. Returns the version."""
+    def publish(
+        self,
+        files: dict[str, bytes],
+        manifest: dict,
+        commit: str,
+        described: Callable[[dict], dict[str, bytes]] | None = None,
+    ) -> str:
+        """Store a new version: its files first, the manifest last. Returns the version.
+
+        `described(manifest)`, when given, makes more files from the manifest as stored
+        (its version id and name are known only once the version is claimed, here): they
+        are written with the others and checksummed in the manifest like them."""
         with self.lock():
             version = self._claim(commit)
-            self._write(version, files, manifest)
+            self._write(version, files, manifest, described)
         return version
 
     def _claim(self, commit: str) -> str:
@@ -296,10 +312,21 @@ class Registry:
                 return version
             number += 1
 
-    def _write(self, version: str, files: dict[str, bytes], manifest: dict) -> None:
+    def _write(
+        self,
+        version: str,
+        files: dict[str, bytes],
+        manifest: dict,
+        described: Callable[[dict], dict[str, bytes]] | None = None,
+    ) -> None:
+        manifest = {**manifest, "version": version, "name": self.model}
+        if described is not None:
+            more = described(manifest)
+            checksums = {name: hashlib.sha256(data).hexdigest() for name, data in more.items()}
+            files = {**files, **more}
+            manifest["sha256"] = {**manifest.get("sha256", {}), **checksums}
         for name, data in files.items():
             self.fs.pipe_file(self._path("versions", version, name), data)
-        manifest = {**manifest, "version": version, "name": self.model}
         document = json.dumps(manifest, indent=2).encode()
         self.fs.pipe_file(self._path("versions", version, MANIFEST), document)
 

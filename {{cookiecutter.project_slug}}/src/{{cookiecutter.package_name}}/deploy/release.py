@@ -17,7 +17,7 @@ from ..pipeline.data import features_and_target
 from ..pipeline.features import model_inputs
 from ..pipeline.tables import open_table
 from ..products import product
-from . import bundle
+from . import bundle, card
 from .registry import PRODUCTION, Registry, RegistryError, checked, checked_env
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,8 @@ def _deploy(params: Params, store: Registry, env: str) -> str:
         return f"model unchanged: {env} already serves it as version {served}, nothing deployed"
     live = store.current(PRODUCTION)
     production = (target if live == served else store.manifest(live)) if live else None
-    log.info(gate(metrics, params, production))
+    passed = gate(metrics, params, production)
+    log.info(passed)
     commit = git_commit()
     if commit.endswith("-dirty"):
         log.warning(
@@ -176,6 +177,7 @@ def _deploy(params: Params, store: Registry, env: str) -> str:
         "params": params.model_dump(),
         "git_commit": commit,
         "data_md5": data_hash(),
+        "gate": passed,
     }
     profile = product("profile").read_bytes()
     files, manifest = bundle.build(model, model_inputs(model, test_features), profile, facts)
@@ -192,9 +194,18 @@ def _deploy(params: Params, store: Registry, env: str) -> str:
             record["max_difference"],
         )
     bundle.check_and_load(manifest, files)  # every check a server makes, before publishing
-    version = store.publish(files, manifest, commit)
+    plots, intended = card.plots_in(product("plots")), card.intended_use()
+
+    def described(stored: dict) -> dict[str, bytes]:
+        page = card.render(stored, json.loads(profile), plots, intended)
+        return {card.CARD_FILE: page.encode()}
+
+    version = store.publish(files, manifest, commit, described)
     store.promote(version, env=env)
-    return f"deployed version {version} to {env} in {store.location}"
+    return (
+        f"deployed version {version} to {env} in {store.location}\n"
+        f"its model card: {store.where(version, card.CARD_FILE)}"
+    )
 
 
 def promote(
@@ -230,11 +241,17 @@ def promote(
 
             folder = log_folder or Path(os.environ.get("SERVE_PREDICTION_LOG") or "logs")
             evidence = live_evidence(folder, version, replaced, params) + "\n"
-        bundle.load_version(store, version)  # checksums, scikit-learn, types, smoke rows
+        loaded = bundle.load_version(store, version)  # checksums, scikit-learn, types, smoke
         store.promote(version, env=target)
+    page = loaded.files.get(card.CARD_FILE)
+    shown = (
+        f"its model card, {store.where(version, card.CARD_FILE)}:\n\n{page.decode()}"
+        if page is not None
+        else f"version {version} has no model card: it was deployed before cards were"
+    )
     return (
         f"{evidence}promoted version {version} from {source} to {target} in {store.location}: "
-        "the same files (sha256 checked), no retraining"
+        f"the same files (sha256 checked), no retraining\n{shown}"
     )
 
 
@@ -284,7 +301,28 @@ def models() -> str:
             lines.append(f"{env}: {current}, which is not a complete version")
         else:
             lines.append(f"{env}: {current}")
+    # Then where each served version's card is (none for one deployed before cards were).
+    cards = {env: card.location(store, v) for env, v in served.items() if v in versions}
+    lines += [f"{env}'s model card: {where}" for env, where in cards.items() if where]
     return "\n".join(lines)
+
+
+def card_link(env: str) -> str:
+    """A Markdown paragraph naming the card of the version env serves (the pull-request
+    report's: the retrained model's own card is written when it is deployed)."""
+    store = registry(load_params())
+    try:
+        version = store.current(env)
+    except RegistryError as error:  # the report goes out all the same, saying why
+        return f"The model card of {env}'s version is unknown: {card.text(error)}"
+    if version is None:
+        return f"{env} serves no version yet: `make deploy` writes the first model card."
+    where = card.location(store, version)
+    said = card.code(where) if where else "none, as it was deployed before cards were"
+    return (
+        f"{env} serves version {version}; its model card: {said}. The retrained model's "
+        "card is written into its version when it is deployed."
+    )
 
 
 def env_option(parser: argparse.ArgumentParser) -> None:
@@ -325,6 +363,29 @@ def rollback_main(argv: list[str]) -> None:
     )
     arguments = parser.parse_args(argv)
     print(rollback(arguments.env, arguments.version))
+
+
+def card_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="card", description="Print the model card of the version an environment serves."
+    )
+    env_option(parser)
+    parser.add_argument(
+        "--link",
+        action="store_true",
+        help="print a Markdown paragraph naming where the card is instead (reports)",
+    )
+    arguments = parser.parse_args(argv)
+    env = environment(arguments.env)
+    if arguments.link:
+        print(card_link(env))
+        return
+    store = registry(load_params())
+    version = served_version(store, env)
+    page = card.stored(store, version)
+    if page is None:
+        raise PipelineError(f"version {version} has no model card: it was deployed before cards")
+    print(page, end="")
 
 
 def models_main(argv: list[str]) -> None:

@@ -20,14 +20,21 @@ from .holder import ModelHolder
 from .inputs import InputError
 from .predictionlog import PredictionLog
 from .responses import JSONBody
-from .routes import admin, feedback, health, predict
+from .routes import admin, card, feedback, health, predict
 from .routes import metrics as metrics_route
 from .settings import Settings
 from .traffic import Other, Traffic
 from .v2 import V2Error
 
 PACKAGE = __package__.rpartition(".")[0]
-ROUTERS = (health.router, predict.router, feedback.router, admin.router, v2.router)
+ROUTERS = (
+    health.router,
+    predict.router,
+    card.router,
+    feedback.router,
+    admin.router,
+    v2.router,
+)
 # The prediction routes go on the app itself: newer FastAPI dispatches to an included
 # router's routes through extra layers, a cost measured on every prediction.
 HOT_ROUTERS = (predict.hot_router, v2.hot_router)
