@@ -27,7 +27,7 @@ ANSWER_SETS = {
     "ssh": {"dvc_remote": "ssh"},
     "azure-remote": {"dvc_remote": "azure"},
     "hostile-name": {
-        "project_name": 'Quote " Me: [yes] # no',
+        "project_name": 'Quote " Me: [yes] # no 😀 </title><script>alert(1)</script>',
         "project_slug": "quoted",
         "description": "A: b - c # d",
     },
@@ -46,6 +46,7 @@ SERVER_WORDS = [
     "SERVE_ADMIN_TOKEN",
     "SERVE_PREDICTION_LOG",
     "/feedback",
+    "/model/card",
     "the server",
     "Kubernetes",
     "Release safely",
@@ -86,7 +87,8 @@ def test_the_site_builds_strict_and_every_page_is_in_nav_and_the_readme(
         env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin"},
     )
     assert built.returncode == 0, built.stderr
-    assert (tmp_path / "site" / "deploy" / "index.html").exists()
+    page = (tmp_path / "site" / "deploy" / "index.html").read_text()
+    assert "<script>alert(1)" not in page, "the project's name reached the page as markup"
     pages = {page.name for page in (project / "docs").glob("*.md")}
     config = yaml.safe_load((project / "mkdocs.yml").read_text())
     assert sorted(nav_pages(config["nav"])) == sorted(pages)
@@ -124,13 +126,21 @@ def test_only_a_project_with_a_server_has_pages_about_it(bakery, serving: str) -
         assert not SERVER_PAGES & pages and not named, named
 
 
-def github_docs_job(config: dict) -> dict:
-    job = config["jobs"]["docs"]
-    assert job["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-    assert job["needs"] == "ci"
-    assert job["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
-    assert job["environment"]["name"] == "github-pages"
-    return job
+def github_docs_jobs(config: dict) -> tuple[dict, dict]:
+    """The job that builds the site (read-only) and the one that publishes it (Pages)."""
+    build, publish = config["jobs"]["docs"], config["jobs"]["pages"]
+    assert build["if"] == (
+        "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+        " && vars.PUBLISH_DOCS == 'true'"
+    )
+    assert build["needs"] == "ci" and "permissions" not in build  # the workflow's: read
+    assert config["permissions"] == {"contents": "read"}
+    assert publish["needs"] == "docs"
+    assert publish["permissions"] == {"pages": "write", "id-token": "write"}
+    assert publish["environment"]["name"] == "github-pages"
+    [step] = publish["steps"]  # no checkout, no project code where Pages can be written
+    assert step["uses"].startswith("actions/deploy-pages@")
+    return build, publish
 
 
 @pytest.mark.parametrize("provider", ["github", "gitlab", "azure"])
@@ -138,19 +148,17 @@ def test_ci_publishes_the_site_from_main_only(bakery, provider: str) -> None:
     project = bakery(ci_provider=provider)
     config = yaml.safe_load((project / CI_FILES[provider]).read_text())
     if provider == "github":
-        steps = github_docs_job(config)["steps"]
+        build, _ = github_docs_jobs(config)
+        steps = build["steps"]
         runs = [step.get("run") for step in steps]
         assert runs.index("make install") < runs.index("make docs")
-        uses = [step.get("uses", "") for step in steps]
-        [upload] = [step for step in steps if step.get("uses", "").startswith("actions/upload-p")]
-        assert upload["with"]["path"] == "site"
-        assert uses[-1].startswith("actions/deploy-pages@")
-        others = {
-            name for name, job in config["jobs"].items() if "pages" in job.get("permissions", {})
-        }
-        assert others == {"docs"}, "only the docs job may write to Pages"
+        assert steps[-1]["uses"].startswith("actions/upload-pages-artifact@")
+        assert steps[-1]["with"]["path"] == "site"
+        writers = {n for n, job in config["jobs"].items() if "pages" in job.get("permissions", {})}
+        assert writers == {"pages"}, "only the publishing job may write to Pages"
     elif provider == "gitlab":
         job = config["pages"]  # GitLab Pages publishes the job of this name
+        assert job["needs"] == ["lint", "test", "train"]
         assert job["rules"] == [
             {"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE != "schedule"'}
         ]
@@ -188,3 +196,14 @@ def test_the_templates_own_readme_is_a_start_and_its_docs_build(tmp_path: Path) 
     assert built.returncode == 0, built.stderr
     pages = {page.name for page in (TEMPLATE / "docs").glob("*.md")}
     assert set(re.findall(r"\]\(docs/([a-z-]+\.md)\)", readme)) == pages
+
+
+def test_what_make_docs_and_make_sbom_write_stays_out_of_git(bakery) -> None:
+    """`git add --all` (as the README says after a run) must not take them: each is over
+    the 500 KB that make lint refuses."""
+    project = bakery()
+    paths = ["site/index.html", "site/assets/app.js", "reports/sbom.cdx.json"]
+    ignored = subprocess.run(
+        ["git", "check-ignore", *paths], cwd=project, capture_output=True, text=True
+    )
+    assert ignored.stdout.split() == paths

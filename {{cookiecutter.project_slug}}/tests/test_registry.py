@@ -69,6 +69,22 @@ def test_crash_mid_publish_leaves_current_valid(registry, mixed_frame, monkeypat
     assert publish_tiny(registry, mixed_frame).startswith("0003-"), "numbers are never reused"
 
 
+def test_a_failed_description_leaves_no_folder_and_none_replaces_a_file(registry) -> None:
+    """A card that cannot be made stops the publish before anything is written (its folder
+    goes too); a described file may not replace a version's own file or its manifest."""
+    files, manifest = {"a.bin": b"a"}, {"sha256": {"a.bin": "unchecked here"}}
+
+    def broken(stored: dict) -> dict:
+        raise ValueError("no card")
+
+    with pytest.raises(ValueError, match="no card"):
+        registry.publish(files, manifest, "abc1234", described=broken)
+    assert not Path(registry.location, "versions", "0001-abc1234").exists()
+    for name in ("a.bin", "manifest.json"):
+        with pytest.raises(RegistryError, match="would replace"):
+            registry.publish(files, manifest, "abc1234", described=lambda m, n=name: {n: b"x"})
+
+
 def test_crash_mid_promote_leaves_current_valid(registry, mixed_frame, monkeypatch) -> None:
     good = publish_tiny(registry, mixed_frame)
     with monkeypatch.context() as patch, pytest.raises(OSError):

@@ -54,3 +54,25 @@ def test_a_version_without_a_card_answers_404(registry: Registry, mixed_frame) -
     with serving(registry) as client:
         answer = client.get("/model/card")
         assert answer.status_code == 404 and f"version {version} has no model card" in answer.text
+
+
+@pytest.mark.parametrize("card", [None, True])
+def test_beyond_loopback_the_card_needs_the_admin_token_unless_published(
+    registry: Registry, mixed_frame: pd.DataFrame, about, card: bool | None
+) -> None:
+    """It names the data source, params and the data's profile, as the admin-only manifest
+    does: SERVE_CARD=true publishes it."""
+    publish_with_card(registry, mixed_frame, about)
+    root = str(registry.location.rsplit("/", 1)[0])
+    token = "a-token-of-thirty-two-characters"
+    settings = Settings(
+        MODEL_REGISTRY=root, model_name="tiny", host="0.0.0.0", admin_token=token, card=card
+    )
+    with TestClient(create_app(settings)) as client:
+        anyone = client.get("/model/card")
+        assert anyone.status_code == (200 if card else 401)
+        assert client.get("/model/card", headers={"Authorization": "Bearer wrong"}).status_code == (
+            200 if card else 403
+        )
+        admin = client.get("/model/card", headers={"Authorization": f"Bearer {token}"})
+        assert admin.status_code == 200

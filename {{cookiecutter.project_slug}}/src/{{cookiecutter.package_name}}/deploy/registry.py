@@ -27,6 +27,7 @@ the other and never take the same number. Object stores have no such lock: keep 
 writer at a time there (CI's deploy job runs in one concurrency group).
 """
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -321,7 +322,14 @@ class Registry:
     ) -> None:
         manifest = {**manifest, "version": version, "name": self.model}
         if described is not None:
-            more = described(manifest)
+            try:
+                more = described(manifest)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):  # an object store has no folder
+                    self.fs.rm(self._path("versions", version), recursive=True)  # still empty
+                raise
+            if clash := set(more) & {*files, MANIFEST}:
+                raise RegistryError(f"described files would replace {sorted(clash)}")
             checksums = {name: hashlib.sha256(data).hexdigest() for name, data in more.items()}
             files = {**files, **more}
             manifest["sha256"] = {**manifest.get("sha256", {}), **checksums}

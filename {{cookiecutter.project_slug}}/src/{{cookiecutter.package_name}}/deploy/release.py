@@ -303,12 +303,7 @@ def models() -> str:
             lines.append(f"{env}: {current}")
     # Then where each served version's card is (none for one deployed before cards were).
     cards = {env: card.location(store, v) for env, v in served.items() if v in versions}
-    lines += [
-        f"{env}'s model card: {where}"
-        if where
-        else f"{env}'s model card: none (deployed before model cards; the next deploy writes one)"
-        for env, where in cards.items()
-    ]
+    lines += [f"{env}'s model card: {where}" for env, where in cards.items() if where]
     return "\n".join(lines)
 
 

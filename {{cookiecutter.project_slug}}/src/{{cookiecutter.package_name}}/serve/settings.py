@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     prediction_log: str = Field("", description="folder for prediction logs; empty: off")
     prediction_log_max_mb: float = Field(100, gt=0, description="bound on the logs' total size")
     docs: bool | None = Field(None, description="/docs, /redoc, /openapi.json; unset: loopback")
+    card: bool | None = Field(
+        None, description="GET /model/card for anyone; unset: on loopback (else the admin token)"
+    )
     read_timeout: float = Field(30, gt=0, description="seconds for a request head, and a body")
     max_in_flight: int = Field(
         1000,
@@ -108,6 +111,10 @@ class Settings(BaseSettings):
     @property
     def docs_on(self) -> bool:
         return is_loopback(self.host) if self.docs is None else self.docs
+
+    @property
+    def card_public(self) -> bool:
+        return is_loopback(self.host) if self.card is None else self.card
 
     def check_model_name(self) -> None:
         if not self.model_name:
