@@ -54,6 +54,17 @@ SERVER_WORDS = [
 ]
 
 
+def build_site(folder: Path, site: Path) -> subprocess.CompletedProcess:
+    """`mkdocs build --strict` of the site whose mkdocs.yml is in `folder`, into `site`."""
+    return subprocess.run(
+        [MKDOCS, "build", "--strict", "--site-dir", site],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin"},
+    )
+
+
 def nav_pages(nav: list) -> list[str]:
     """The Markdown files mkdocs.yml's nav names, in order, however deep."""
     pages = []
@@ -79,13 +90,7 @@ def test_the_readme_is_a_start_of_at_most_200_lines(project: Path) -> None:
 def test_the_site_builds_strict_and_every_page_is_in_nav_and_the_readme(
     project: Path, tmp_path: Path
 ) -> None:
-    built = subprocess.run(
-        [MKDOCS, "build", "--strict", "--site-dir", tmp_path / "site"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin"},
-    )
+    built = build_site(project, tmp_path / "site")
     assert built.returncode == 0, built.stderr
     page = (tmp_path / "site" / "deploy" / "index.html").read_text()
     assert "<script>alert(1)" not in page, "the project's name reached the page as markup"
@@ -103,13 +108,7 @@ def test_a_broken_link_fails_the_build(bakery, tmp_path: Path) -> None:
     subprocess.run(["cp", "-r", project, scratch], check=True)
     page = scratch / "docs" / "data.md"
     page.write_text(page.read_text() + "\nSee [the gate](deploy.md#no-such-heading).\n")
-    built = subprocess.run(
-        [MKDOCS, "build", "--strict", "--site-dir", tmp_path / "site"],
-        cwd=scratch,
-        capture_output=True,
-        text=True,
-        env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin"},
-    )
+    built = build_site(scratch, tmp_path / "site")
     assert built.returncode != 0
     assert "does not contain an anchor '#no-such-heading'" in built.stderr
 
@@ -186,13 +185,7 @@ def test_lint_builds_the_site_and_make_docs_serves_on_loopback(bakery) -> None:
 def test_the_templates_own_readme_is_a_start_and_its_docs_build(tmp_path: Path) -> None:
     readme = (TEMPLATE / "README.md").read_text()
     assert len(readme.splitlines()) <= README_LINES
-    built = subprocess.run(
-        [MKDOCS, "build", "--strict", "--site-dir", tmp_path / "site"],
-        cwd=TEMPLATE,
-        capture_output=True,
-        text=True,
-        env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin"},
-    )
+    built = build_site(TEMPLATE, tmp_path / "site")
     assert built.returncode == 0, built.stderr
     pages = {page.name for page in (TEMPLATE / "docs").glob("*.md")}
     assert set(re.findall(r"\]\(docs/([a-z-]+\.md)\)", readme)) == pages
