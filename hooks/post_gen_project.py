@@ -55,6 +55,8 @@ def remove_server(serving: str, package: str) -> None:
     """Without a server, drop its code, tests and make targets; deploy still publishes."""
     if serving == "none":
         shutil.rmtree(Path("src", package, "serve"))
+        Path("src", package, "sbom_referrer.py").unlink()  # attaches the SBOM to the image
+        Path("tests", "test_sbom_referrer.py").unlink()
         for path in (*Path("tests").glob("test_serve*.py"), Path("serve.mk")):
             path.unlink()
         # The server's image and its Kubernetes manifests.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import HIDDEN, bake, free_port, run, server
+from .conftest import HIDDEN, bake, free_port, run, server, tool
 
 pytestmark = pytest.mark.slow  # make test keeps a module on one worker (--dist loadscope)
 TOKEN = "slow-test-admin-token-0123456789"
@@ -252,3 +252,54 @@ def test_make_sbom_lists_the_installed_packages_at_their_locked_versions(served)
     for name, version in zip(("scikit-learn", "dvc", "fastapi"), installed, strict=True):
         assert listed[name] == version and version in locked[name], name
     assert "pytest" not in listed, "the dev group is not part of what ships"
+
+
+REGISTRY = Path("/usr/bin/docker-registry")  # Debian's docker-registry: the CNCF distribution
+# A one-layer manifest stands for the project's image (building the real one takes podman:
+# test_image.py); the project's own environment has oras for `make sbom-attach`.
+SUBJECT = """
+import oras.client
+client = oras.client.OrasClient(hostname="{host}", insecure=True)
+open("layer.txt", "w").write("the image")
+print(client.push(files=["layer.txt"], target="{host}/project/server:v1").status_code)
+"""
+# What a registry's referrers API would list: the manifest tagged for the subject.
+REFERRER = """
+import json, oras.client
+client = oras.client.OrasClient(hostname="{host}", insecure=True)
+manifest = client.get_manifest("{reference}")
+blob = client.get_blob("{reference}", manifest["layers"][0]["digest"]).content
+print(json.dumps({{"manifest": manifest, "blob": blob.decode()}}))
+"""
+
+
+def test_make_sbom_attach_pushes_the_sbom_as_the_images_referrer(served, tmp_path) -> None:
+    root, _ = served
+    registry = tool(REGISTRY, "an OCI registry on loopback", "apt-get install docker-registry")
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    config = tmp_path / "config.yml"
+    storage = tmp_path / "storage"
+    config.write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n"
+        f"http:\n  addr: {host}\n"
+    )
+    with server([str(registry), "serve", str(config)], port, tmp_path / "registry.log"):
+        python = root / ".venv/bin/python"
+        assert run(f"{python} -c '{SUBJECT.format(host=host)}'", tmp_path).stdout.strip() == "201"
+        run("make sbom", root)
+        env = {**os.environ, "REGISTRY_INSECURE": "1"}
+        attached = run(f"make sbom-attach IMAGE={host}/project/server:v1", root, env=env).stdout
+        [reference] = re.findall(r" as (\S+\.sbom)$", attached, re.M)
+        subject = run(
+            f"curl -sI -H 'Accept: application/vnd.oci.image.manifest.v1+json' "
+            f"http://{host}/v2/project/server/manifests/v1",
+            tmp_path,
+        ).stdout
+        [digest] = re.findall(r"^Docker-Content-Digest: (sha256:[0-9a-f]+)", subject, re.M | re.I)
+        assert reference == f"{host}/project/server:{digest.replace(':', '-')}.sbom"
+        script = REFERRER.format(host=host, reference=reference)
+        found = json.loads(run(f"{python} -c '{script}'", tmp_path).stdout)
+    assert found["manifest"]["subject"]["digest"] == digest
+    assert found["manifest"]["config"]["mediaType"] == "application/vnd.cyclonedx+json"
+    assert found["blob"] == (root / "reports/sbom.cdx.json").read_text()

@@ -16,6 +16,10 @@ serve: | $(VENV)/bin/python ## Serve DEPLOY_ENV's model (default production) ove
 # docker client without a daemon cannot build). Podman keeps the HEALTHCHECK only in
 # Docker's image format.
 export IMAGE BASE_IMAGE CONTAINER_TOOL
+.PHONY: sbom-attach
+sbom-attach: | $(VENV)/bin/python ## Push reports/sbom.cdx.json beside IMAGE=registry/name:tag as its OCI referrer
+	python -m $(PACKAGE) sbom-attach -- "$$IMAGE"
+
 .PHONY: image
 image: ## Build the server's container image with docker or podman (IMAGE=name:tag)
 	@builder=$$CONTAINER_TOOL; \

@@ -35,6 +35,7 @@ COMMANDS = {
     "template-check": ("update:check_main", "say whether the template has moved on"),
 {%- if cookiecutter.serving == "fastapi" %}
     "serve": ("serve.main:main", "run the REST server (settings: SERVE_* variables, see --help)"),
+    "sbom-attach": ("sbom_referrer:main", "push the SBOM beside an image as its OCI referrer"),
 {%- endif %}
 }
 
