@@ -54,23 +54,22 @@ def attach(bom: Path, image: str) -> str:
     parts = parsed(image)
     if not bom.is_file():
         raise PipelineError(f"{bom} is missing - run `make sbom` first")
-    scheme = "http" if os.environ.get("REGISTRY_INSECURE") == "1" else "https"
+    insecure = os.environ.get("REGISTRY_INSECURE") == "1"
+    scheme = "http" if insecure else "https"
     try:
         # Any answer at the API's root (401 included) is a registry; oras-py would retry an
         # unreachable one for minutes.
         requests.get(f"{scheme}://{parts['host']}/v2/", timeout=10)
-        return pushed(bom, image, parts)
+        return pushed(bom, image, parts, insecure)
     except requests.RequestException as error:
         raise PipelineError(f"cannot reach the registry {parts['host']}: {error}") from None
 
 
-def pushed(bom: Path, image: str, parts: re.Match) -> str:
+def pushed(bom: Path, image: str, parts: re.Match, insecure: bool) -> str:
     import oras.client  # only this command needs it (the dev group)
     import oras.oci
 
-    client = oras.client.OrasClient(
-        hostname=parts["host"], insecure=os.environ.get("REGISTRY_INSECURE") == "1"
-    )
+    client = oras.client.OrasClient(hostname=parts["host"], insecure=insecure)
     if os.environ.get("REGISTRY_USERNAME"):
         client.login(
             username=os.environ["REGISTRY_USERNAME"],

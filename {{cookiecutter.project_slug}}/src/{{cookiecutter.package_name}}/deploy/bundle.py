@@ -244,6 +244,13 @@ class Loaded:
         return graph.as_outputs(*self.scores(frame))
 
 
+def verified(version: str, name: str, data: bytes, expected: str) -> bytes:
+    """A version's file when it matches its manifest's checksum; BundleError otherwise."""
+    if sha256(data) != expected:
+        raise BundleError(f"version {version}: {name} does not match its sha256 checksum")
+    return data
+
+
 def load_version(store, version: str, runtime: str | None = None) -> Loaded:
     """The version a registry holds under this id (the folder a pointer names), read and
     checked: its manifest must say it is this version of this model, then every check of
@@ -264,8 +271,7 @@ def check_and_load(manifest: dict, files: dict[str, bytes], runtime: str | None 
     """Verify checksums, scikit-learn version, trusted types and smoke outputs, then load."""
     version = manifest.get("version", "?")
     for name, expected in manifest["sha256"].items():
-        if sha256(files[name]) != expected:
-            raise BundleError(f"version {version}: {name} does not match its sha256 checksum")
+        verified(version, name, files[name], expected)
     if manifest["sklearn_version"] != sklearn.__version__:
         raise BundleError(
             f"version {version} was trained with scikit-learn {manifest['sklearn_version']}, "

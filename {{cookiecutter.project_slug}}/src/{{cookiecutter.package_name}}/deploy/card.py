@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from ..pipeline.derivation import DERIVE_FILE, PASS_THROUGH_WITHOUT_DATES
-from .bundle import BundleError, sha256
+from .bundle import verified
 from .registry import Registry, RegistryError
 
 log = logging.getLogger(__name__)
@@ -241,6 +241,11 @@ def intended_use(path: Path = ABOUT) -> str:
     return sections
 
 
+def missing(version: str) -> str:
+    """What to say of a version that has no card."""
+    return f"version {version} has no model card: it was deployed before cards were"
+
+
 def stored(store: Registry, version: str) -> str | None:
     """The version's card, checked against its manifest's checksum; None for a version
     deployed before cards were."""
@@ -248,10 +253,7 @@ def stored(store: Registry, version: str) -> str | None:
     expected = manifest.get("sha256", {}).get(CARD_FILE)
     if expected is None:
         return None
-    data = store.read(version, CARD_FILE)
-    if sha256(data) != expected:
-        raise BundleError(f"version {version}: {CARD_FILE} does not match its sha256 checksum")
-    return data.decode()
+    return verified(version, CARD_FILE, store.read(version, CARD_FILE), expected).decode()
 
 
 def location(store: Registry, version: str) -> str | None:

@@ -247,7 +247,7 @@ def promote(
     shown = (
         f"its model card, {store.where(version, card.CARD_FILE)}:\n\n{page.decode()}"
         if page is not None
-        else f"version {version} has no model card: it was deployed before cards were"
+        else card.missing(version)
     )
     return (
         f"{evidence}promoted version {version} from {source} to {target} in {store.location}: "
@@ -279,7 +279,7 @@ def models() -> str:
     store = registry(params)
     served = store.environments()
     versions = store.versions()
-    lines = []
+    lines, carded = [], set()
     for version in versions:
         mark = "*" if version == served[PRODUCTION] else " "
         where = [env for env, current in served.items() if current == version]
@@ -288,6 +288,8 @@ def models() -> str:
             manifest = store.manifest(version)
             scores = " ".join(f"{k}={v:.4f}" for k, v in manifest["metrics"].items())
             lines.append(f"{mark} {version}  {manifest['created']}  {scores}{serving}")
+            if card.CARD_FILE in (manifest.get("sha256") or {}):
+                carded.add(version)
         except (RegistryError, KeyError, TypeError, ValueError, AttributeError) as error:
             reason = error if isinstance(error, RegistryError) else repr(error)
             lines.append(f"{mark} {version}  unreadable manifest: {reason}{serving}")
@@ -302,8 +304,11 @@ def models() -> str:
         else:
             lines.append(f"{env}: {current}")
     # Then where each served version's card is (none for one deployed before cards were).
-    cards = {env: card.location(store, v) for env, v in served.items() if v in versions}
-    lines += [f"{env}'s model card: {where}" for env, where in cards.items() if where]
+    lines += [
+        f"{env}'s model card: {store.where(v, card.CARD_FILE)}"
+        for env, v in served.items()
+        if v in carded
+    ]
     return "\n".join(lines)
 
 
@@ -384,7 +389,7 @@ def card_main(argv: list[str]) -> None:
     version = served_version(store, env)
     page = card.stored(store, version)
     if page is None:
-        raise PipelineError(f"version {version} has no model card: it was deployed before cards")
+        raise PipelineError(card.missing(version))
     print(page, end="")
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Response
 
-from ...deploy.card import CARD_FILE
+from ...deploy.card import CARD_FILE, missing
 from ..card_page import HEADERS, page
 from ..dependencies import ServedDep, SettingsDep, require_admin
 
@@ -46,9 +46,7 @@ async def model_card(
         await require_admin(settings, authorization)
     card = served.loaded.files.get(CARD_FILE)
     if card is None:
-        raise HTTPException(
-            404, detail=f"version {served.version} has no model card: it was deployed before cards"
-        )
+        raise HTTPException(404, detail=missing(served.version))
     headers = {**HEADERS, "X-Model-Version": served.version}
     if format == "html":
         title = f"Model card {served.loaded.manifest.get('name')} {served.version}"
