@@ -404,7 +404,7 @@ def test_ci_does_its_work_through_make_targets(project: Path, case: str) -> None
         return
     config = yaml.safe_load((project / CI_FILES[provider]).read_text())
     lines = script_lines(provider, config)
-    assert "make install" in lines and ("make ci" in lines or "make lint" in lines)
+    assert "make install" in lines and ("make ci TESTS=all" in lines or "make lint" in lines)
     assert any(line.startswith("make deploy") for line in lines)
     assert any(line.startswith("make drift-check") for line in lines), "no scheduled drift check"
     strays = [line for line in lines if not PLUMBING.match(line)]
@@ -477,13 +477,14 @@ def test_the_job_that_checks_a_change_gets_deploys_remote_credentials(
         name: [" ".join(s["script"].split()) for s in job_steps(provider, job) if "script" in s]
         for name, job in jobs.items()
     }
-    checks = [name for name, lines in runs.items() if "make ci" in lines]
+    checks = [name for name, lines in runs.items() if "make ci TESTS=all" in lines]
     checks += [name for name, lines in runs.items() if any(" verify" in x for x in lines)]
     assert len(checks) == 1, f"which job checks a change? {checks}"
     [check] = checks
     makefile = (project / "Makefile").read_text()
     pulls = any(re.match(r"make inputs repro\b", line) for line in runs[check])
-    pulls |= "make ci" in runs[check] and bool(re.search(r"^ci:.* inputs ", makefile, re.M))
+    ci_pulls = bool(re.search(r"^ci:.* inputs ", makefile, re.M))
+    pulls |= "make ci TESTS=all" in runs[check] and ci_pulls
     assert pulls, f"{check} does not pull the DVC-tracked inputs: {runs[check]}"
     [deploy] = [name for name, lines in runs.items() if "make deploy DEPLOY_ENV=staging" in lines]
     needed = remote_credentials(provider, jobs[deploy])
@@ -876,6 +877,41 @@ def test_readme_states_the_coverage_threshold_make_test_enforces(bakery) -> None
     threshold = pyproject["tool"]["coverage"]["report"]["fail_under"]
     readme = documentation(project)
     assert f"`fail_under` of `[tool.coverage.report]` ({threshold}%)" in readme
+
+
+# The modules make test (make ci's step) runs: the ones the project's data, params and
+# derive.py reach. Every other generated test module is the template's machinery.
+PROJECT_TESTS = {"test_pipeline.py", "test_derive.py", "test_params.py"}
+
+
+@pytest.mark.parametrize("answers", [{}, {"serving": "none", "compute": "dask"}])
+def test_make_test_runs_the_projects_tests_and_ci_runs_them_all(bakery, answers) -> None:
+    project = bakery(**answers)
+    for module in sorted((project / "tests").glob("test_*.py")):
+        marked = re.search(r"^pytestmark = .*pytest\.mark\.machinery\b", module.read_text(), re.M)
+        assert bool(marked) == (module.name not in PROJECT_TESTS), module.name
+    makefile = (project / "Makefile").read_text()
+    assert re.search(r"^TESTS \?= project$", makefile, re.M)
+    assert '\tpytest -m "not machinery"\n' in makefile
+    workflows = {
+        "github": (".github/workflows/ci.yml", "make ci TESTS=all"),
+        "gitlab": (".gitlab-ci.yml", "make test-all"),
+        "azure": ("azure-pipelines.yml", "make ci TESTS=all"),
+    }
+    for provider, (path, command) in workflows.items():
+        ci = bakery(**answers, ci_provider=provider) / path
+        assert re.search(rf"^\s+- (run: |script: )?{command}$", ci.read_text(), re.M), path
+
+
+def test_an_unknown_tests_value_is_refused(tmp_path: Path) -> None:
+    project = bake(tmp_path)
+    (project / ".venv/bin").mkdir(parents=True)
+    (project / ".venv/bin/python").touch()
+    result = subprocess.run(
+        ["make", "test", "TESTS=every"], cwd=project, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "TESTS=every: use TESTS=project (your project's tests) or TESTS=all" in result.stderr
 
 
 def test_make_clean_removes_the_checks_caches_and_leaves_data(tmp_path: Path) -> None:

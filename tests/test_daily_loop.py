@@ -8,8 +8,10 @@ retraining, which the server and `make predict` refuse.
 """
 
 import csv
+import hashlib
 import json
 import random
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -97,6 +99,8 @@ def project(tmp_path_factory) -> Path:
     run("git add --all && git commit -qm 'Train on cars.csv with power_to_weight'", root)
     result = run("make ci", root)
     assert "dvc.lock is unchanged" in result.stdout and "deploy check passed" in result.stdout
+    assert re.search(r"^=+ \d+ passed, .*\d+ deselected", result.stdout, re.M), result.stdout
+    run("make test-all", root)  # what CI adds (make ci TESTS=all): the machinery, coverage
     changed = run("git status --porcelain tests", root).stdout
     assert changed == "", f"make ci needed test edits: {changed}"
     run("make deploy", root)
@@ -169,11 +173,17 @@ def test_derive_edited_without_retraining_is_refused(project: Path, tmp_path: Pa
     assert refused.returncode != 0
     line = next(line for line in refused.stderr.splitlines() if line.startswith("ERROR:"))
     manifest = json.loads(next(project.glob("registry/*/versions/*/manifest.json")).read_text())
-    assert f"was trained with derive code {manifest['derive_hash']}, this project's" in line
-    assert "retrain (`make repro`) and deploy (`make deploy`)" in line
+    derive = next(project.glob("src/*/pipeline/derive.py"))
+    edited = hashlib.sha256(derive.read_bytes()).hexdigest()[:12]
+    both = (
+        f"was trained with derive code {manifest['derive_hash']}, this project's "
+        f"{derive.relative_to(project)} is {edited} - retrain (`make repro`) and deploy "
+        "(`make deploy`)"
+    )
+    assert both in line, line
     with serving(project) as base:
         with pytest.raises(urllib.error.HTTPError) as unready:
             urllib.request.urlopen(f"{base}/health/ready", timeout=10)
         assert unready.value.code == 503
     log = (project / "serve.log").read_text()
-    assert "was trained with derive code" in log, log
+    assert both in log, log

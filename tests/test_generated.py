@@ -54,12 +54,12 @@ def ran_stages(output: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def project_ci(tmp_path_factory) -> tuple[Path, str]:
-    """The default bake after `make install && make ci`, its results committed, and what
-    that make ci printed."""
+    """The default bake after `make install && make ci TESTS=all` (CI's: every test, the
+    machinery's too, and coverage), its results committed, and what that make ci printed."""
     root = bake(tmp_path_factory.mktemp("default"))
     run("make install", root)
     assert installed_extras(root) == {"serve"}  # the server; no plugin for a local remote
-    result = run("make ci", root)
+    result = run("make ci TESTS=all", root)
     assert "dvc.lock is new" in result.stdout
     assert "deploy check passed" in result.stdout
     run("git add --all && git commit -qm 'Run the pipeline'", root)
@@ -225,8 +225,8 @@ def test_regression_project_passes_ci(tmp_path: Path) -> None:
     root = bake(tmp_path, task="regression", ci_provider="azure", dvc_remote="gs")
     run("make install", root)
     assert installed_extras(root) == {"serve", "gs"}
-    # Every test runs; coverage (a sixth of make ci's CPU) is checked on the default bake.
-    result = run("make ci", root, env={"PYTEST_ADDOPTS": "--no-cov"})
+    # Every test runs, as in CI; coverage (a sixth of their CPU) is checked on the default bake.
+    result = run("make ci TESTS=all", root, env={"PYTEST_ADDOPTS": "--no-cov"})
     assert "warnings summary" not in result.stdout, result.stdout[-3000:]
     metrics = json.loads((root / "reports/metrics.json").read_text())
     assert metrics["r2"] > 0.2  # deploy.threshold: ~90 test rows make R2 vary with the split

@@ -1,11 +1,13 @@
 """Tiny in-memory datasets and parameters shared by the tests.
 
-Most tests check the machinery (stages, registry, server, monitor) on the demo rows below,
-whose columns are `size`, `count`, `colour` and `target`: they run with a derive() that
-keeps the columns as they are (on Dask's workers too), so your derive.py, written for your
-columns, never meets them. The tests marked `project_data` run your derive.py on rows
-shaped like your data (tests/project_data.py): every stage, then the model served, scored
-and monitored, and the tests whose server runs in a process of its own.
+Most tests check the template's machinery (stages, registry, server, monitor) on the demo
+rows below, whose columns are `size`, `count`, `colour` and `target`: they run with a
+derive() that keeps the columns as they are (on Dask's workers too), so your derive.py,
+written for your columns, never meets them. Their modules are marked `machinery`: your data,
+params and derive.py do not change their outcome, so `make test` (and `make ci`) leaves them
+to `make test-all`, which CI runs. The tests marked `project_data` run your derive.py on
+rows shaped like your data (tests/project_data.py): every stage, then the model served,
+scored and monitored. Tests you add run in `make test` unless you mark them `machinery`.
 """
 
 import contextlib
@@ -22,9 +24,7 @@ from {{ cookiecutter.package_name }}.deploy.registry import Registry
 from {{ cookiecutter.package_name }}.params import Params
 from {{ cookiecutter.package_name }}.pipeline import derivation, tables
 
-from .project_data import project_frame, project_params
-
-# pytest's main process imports this file too, and with `make test`'s workers it only hands
+# pytest's main process imports this file too, and with TESTS=all's workers it only hands
 # out tests: what needs scikit-learn (seconds to import) imports it where it is used.
 
 # The server tests' admin token and a request row for the `publish_tiny` models.
@@ -185,21 +185,6 @@ def tiny_bundle(frame: pd.DataFrame, params: Params) -> tuple[dict, dict]:
         profile = json.dumps(profile_of(model, table, table, params)).encode()
         BUNDLES[key] = bundle.build(model, features, profile, {"metrics": {"accuracy": 0.9}})
     return BUNDLES[key]
-
-
-def publish_project(registry, **train) -> str:
-    """publish_tiny on rows like the project's, through its derive.py (project_data tests)."""
-    settings = project_params()
-    target = settings["data"]["target"]
-    return publish_tiny(registry, project_frame(), task=settings["task"], target=target, **train)
-
-
-def project_row() -> dict:
-    """A request's row for the `publish_project` models: your raw columns, as JSON."""
-    from {{ cookiecutter.package_name }}.deploy import bundle
-
-    target = project_params()["data"]["target"]
-    return bundle.records(project_frame().drop(columns=target).head(1))[0]
 
 
 @pytest.fixture

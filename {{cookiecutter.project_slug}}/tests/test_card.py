@@ -13,6 +13,8 @@ from {{ cookiecutter.package_name }}.deploy.registry import Registry
 
 from .conftest import make_params, publish_tiny, tiny_bundle
 
+pytestmark = pytest.mark.machinery
+
 ABOUT = """# The model
 
 A note the card leaves out.

@@ -11,6 +11,8 @@ from {{ cookiecutter.package_name }} import cli, stages
 
 from .project_data import PROJECT
 
+pytestmark = pytest.mark.machinery
+
 STAGE = """
 def main(argv):
     print("extra ran with", argv)

@@ -2,7 +2,11 @@
 
 from contextlib import contextmanager
 
+import pytest
+
 from {{ cookiecutter.package_name }}.deploy import check
+
+pytestmark = pytest.mark.machinery
 
 
 def test_the_printed_prediction_has_no_float_noise(monkeypatch) -> None:

@@ -15,6 +15,8 @@ from {{ cookiecutter.package_name }}.stages.train import train
 
 from .conftest import make_params, publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 
 def with_ratio(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(ratio=frame["size"] / frame["count"]).drop(columns="colour")

@@ -9,6 +9,8 @@ from {{ cookiecutter.package_name }}.monitoring.drift import column_counts, colu
 from {{ cookiecutter.package_name }}.params import MonitorParams
 from {{ cookiecutter.package_name }}.pipeline.profiling import categorical_summary, numeric_summary
 
+pytestmark = pytest.mark.machinery
+
 RULES = MonitorParams()
 
 

@@ -23,6 +23,8 @@ from {{ cookiecutter.package_name }}.stages.validate import infer, validate
 
 from .conftest import in_parts, make_params
 
+pytestmark = pytest.mark.machinery
+
 SCHEMA = Path("schema.yaml")
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from {{ cookiecutter.package_name }} import environment
 
+pytestmark = pytest.mark.machinery
+
 
 class Restarted(Exception):
     pass

@@ -8,6 +8,8 @@ from {{ cookiecutter.package_name }}.stages.train import train
 
 from .conftest import make_params, small_frame
 
+pytestmark = pytest.mark.machinery
+
 
 def test_binary_classification_report(mixed_frame: pd.DataFrame) -> None:
     params = make_params()

@@ -11,6 +11,8 @@ from {{ cookiecutter.package_name }}.monitoring.outcomes import PredictionIds, f
 
 from .conftest import make_params, publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 
 def with_evidence_rows(rows: int, tolerance: float = 0.0):
     params = make_params()

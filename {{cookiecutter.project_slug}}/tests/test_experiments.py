@@ -14,6 +14,8 @@ import pytest
 from {{ cookiecutter.package_name }} import experiments
 from {{ cookiecutter.package_name }}.experiments import NO_EXPERIMENTS, short_names, table
 
+pytestmark = pytest.mark.machinery
+
 SHOWN = json.loads((Path(__file__).parent / "exp_show.json").read_text())
 NAMES = ["main", "bendy-prep", "worst-hask", "pyoid-inti", "dried-mesh", "erect-vows", "lowly-vara"]
 

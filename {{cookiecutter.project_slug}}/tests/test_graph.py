@@ -13,6 +13,8 @@ from {{ cookiecutter.package_name }}.stages.train import train
 
 from .conftest import make_params, publish_tiny, small_frame
 
+pytestmark = pytest.mark.machinery
+
 KINDS = {
     "numbers": ["size", "count"],
     "text": ["colour"],

@@ -11,6 +11,8 @@ from {{ cookiecutter.package_name }}.stages.ingest import ingest, warn_if_untrac
 
 from .conftest import in_parts, make_params
 
+pytestmark = pytest.mark.machinery
+
 
 def load(source: str) -> pd.DataFrame:
     return ingest(make_params(source=source)).to_pandas()

@@ -9,6 +9,8 @@ from dvc.repo import Repo
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.inputs import fetch
 
+pytestmark = pytest.mark.machinery
+
 
 def git(*args: str, cwd: Path) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)

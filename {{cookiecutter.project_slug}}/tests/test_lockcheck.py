@@ -6,6 +6,8 @@ import pytest
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.lockcheck import snapshot, verify
 
+pytestmark = pytest.mark.machinery
+
 LOCK = """\
 schema: '2.0'
 stages:

@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.stages.train import train
 from .conftest import make_params, publish_tiny
 from .project_data import PROJECT
 
-pytestmark = pytest.mark.usefixtures("session_cluster")
+pytestmark = [pytest.mark.machinery, pytest.mark.usefixtures("session_cluster")]
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from {{ cookiecutter.package_name }}.monitoring.outcomes import (
     folder_key,
 )
 
+pytestmark = pytest.mark.machinery
+
 
 def test_ids_are_unique_and_only_the_folders_key_recognises_them(tmp_path) -> None:
     ids = PredictionIds(folder_key(tmp_path))

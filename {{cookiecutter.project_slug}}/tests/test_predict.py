@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.pipeline import engine, tables
 from .conftest import make_params, publish_tiny, small_frame
 from .project_data import PROJECT
 
-pytestmark = pytest.mark.usefixtures("session_cluster")
+pytestmark = [pytest.mark.machinery, pytest.mark.usefixtures("session_cluster")]
 
 LOCAL = engine.open_table is tables.open_table  # chunks of rows are the local engine's
 

@@ -8,6 +8,8 @@ from {{ cookiecutter.package_name }}.stages.train import train
 
 from .conftest import make_params, small_frame
 
+pytestmark = pytest.mark.machinery
+
 
 def whole(frame: pd.DataFrame) -> tables.Table:
     return tables.from_frame(frame)

@@ -1,10 +1,12 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -24,9 +26,13 @@ from {{ cookiecutter.package_name }}.deploy.registry import (
 )
 from {{ cookiecutter.package_name }}.deploy.release import gate, git_commit
 from {{ cookiecutter.package_name }}.errors import PipelineError
+from {{ cookiecutter.package_name }}.products import product
 from {{ cookiecutter.package_name }}.stages.train import train as train_model
 
 from .conftest import make_params, publish_tiny, small_frame
+from .project_data import PROJECT
+
+pytestmark = pytest.mark.machinery
 
 
 def load(registry: Registry, version: str, **changes) -> bundle.Loaded:
@@ -562,3 +568,23 @@ def test_a_pointer_of_megabytes_is_refused_without_reading_it(registry: Registry
     with pytest.raises(RegistryError, match="/CURRENT is larger than 64 KB, so not a pointer"):
         registry.current()
     assert time.monotonic() - started < 1
+
+
+def test_deploy_names_the_columns_a_stage_made_or_dropped(tmp_path, monkeypatch, caplog) -> None:
+    """A model whose inputs are not the ingested columns (a stage before train changed them):
+    deploy says which columns clients must now send, and which they must leave out."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(PROJECT / "dvc.yaml", tmp_path)
+    raw = product("raw")
+    raw.parent.mkdir(parents=True)
+    small_frame().to_parquet(raw)
+    model = SimpleNamespace(feature_names_in_=np.array(["size", "count", "size_per_count"]))
+    release.warn_of_stage_columns(model, make_params())
+    assert (
+        "the model takes column(s) data.source does not have: size_per_count - a stage made "
+        "them, so every client (server, make predict, make monitor) must send them"
+    ) in caplog.text
+    assert (
+        "data.source has column(s) the model does not take: colour - a stage dropped them, "
+        "so clients must leave them out"
+    ) in caplog.text

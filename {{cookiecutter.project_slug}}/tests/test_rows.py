@@ -1,8 +1,11 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from {{ cookiecutter.package_name }}.pipeline.engine import from_frame
 from {{ cookiecutter.package_name }}.pipeline.rows import sample, uniform
+
+pytestmark = pytest.mark.machinery
 
 
 def test_a_sample_of_the_training_rows_is_not_tied_to_the_split() -> None:

@@ -9,6 +9,8 @@ import pytest
 
 from {{ cookiecutter.package_name }} import sbom
 
+pytestmark = pytest.mark.machinery
+
 BOM = {
     "bomFormat": "CycloneDX",
     "specVersion": "1.5",

@@ -7,6 +7,8 @@ import pytest
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.sbom_referrer import attach, parsed
 
+pytestmark = pytest.mark.machinery
+
 DIGEST = "sha256:" + "a" * 64
 
 

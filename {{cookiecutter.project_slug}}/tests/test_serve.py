@@ -17,6 +17,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import ROW, TOKEN, publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 
 @pytest.fixture
 def client(registry: Registry, mixed_frame: pd.DataFrame):

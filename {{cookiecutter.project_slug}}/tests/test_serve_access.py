@@ -15,6 +15,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import AUTH, ROW, TOKEN, publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 DATATYPES = {"size": "FP64", "count": "INT64", "colour": "BYTES"}
 V2 = {
     "inputs": [

@@ -11,6 +11,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 from .conftest import publish_tiny
 from .test_card import publish_with_card
 
+pytestmark = pytest.mark.machinery
+
 HOSTILE = "<script>alert(1)</script> [x](javascript:alert(2))"
 
 

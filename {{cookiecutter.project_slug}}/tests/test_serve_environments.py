@@ -18,6 +18,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import make_params, publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 
 def test_deploy_env_is_a_setting(monkeypatch) -> None:
     assert Settings().deploy_env == "production"

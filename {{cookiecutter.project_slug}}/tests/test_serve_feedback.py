@@ -10,6 +10,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import AUTH, ROW, TOKEN, publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 
 @pytest.fixture
 def served(registry, mixed_frame, tmp_path):

@@ -19,6 +19,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import ROW, publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 V2_URL = "/v2/models/tiny/infer"
 
 

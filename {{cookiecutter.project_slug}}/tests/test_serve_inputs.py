@@ -15,6 +15,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 FEATURES = [
     {"name": "n", "type": "number", "nullable": False},
     {"name": "m", "type": "number", "nullable": True},

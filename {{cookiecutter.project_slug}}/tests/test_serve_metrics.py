@@ -18,6 +18,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import AUTH, ROW, TOKEN, publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 
 def samples(client: TestClient) -> dict[tuple, float]:
     """Every sample of GET /metrics as {(name, sorted labels): value}."""

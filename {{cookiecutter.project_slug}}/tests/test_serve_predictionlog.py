@@ -15,6 +15,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import AUTH, ROW, TOKEN, publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 
 def lines(folder) -> list[dict]:
     return [json.loads(line) for path in folder.glob("predictions*.jsonl") for line in path.open()]

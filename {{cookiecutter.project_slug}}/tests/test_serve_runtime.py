@@ -20,6 +20,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 # Missing values and a colour the model never saw among ordinary rows.
 RECORDS = [
     {"size": 10.5, "count": 2, "colour": "red"},

@@ -8,6 +8,8 @@ import pytest
 
 from {{ cookiecutter.package_name }}.serve.stopping import accepted, refuse_new_connections
 
+pytestmark = pytest.mark.machinery
+
 
 @pytest.mark.skipif(sys.platform != "linux", reason="socket filters are Linux's")
 def test_a_refused_handshake_waits_while_a_queued_connection_is_still_accepted() -> None:

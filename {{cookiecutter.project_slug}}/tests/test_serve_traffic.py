@@ -15,6 +15,8 @@ from {{ cookiecutter.package_name }}.serve.settings import Settings
 
 from .conftest import AUTH, ROW, TOKEN, publish_tiny
 
+pytestmark = pytest.mark.machinery
+
 
 @pytest.mark.parametrize("value", ["staging", "staging:0", "staging:101", "staging:ten", "../x:5"])
 def test_a_bad_canary_setting_is_refused(value) -> None:

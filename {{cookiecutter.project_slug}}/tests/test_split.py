@@ -9,6 +9,8 @@ from {{ cookiecutter.package_name }}.stages.split import held_out, split
 
 from .conftest import in_parts, make_params
 
+pytestmark = pytest.mark.machinery
+
 
 def sides(table, params) -> tuple[pd.DataFrame, pd.DataFrame]:
     train, test = split(table, params)

@@ -15,6 +15,8 @@ from {{ cookiecutter.package_name }}.stages.train import train, training_rows
 
 from .conftest import in_parts, make_params
 
+pytestmark = pytest.mark.machinery
+
 ESTIMATORS = ["random_forest", "gradient_boosting", "linear"]
 
 

@@ -10,6 +10,8 @@ import pytest
 from {{ cookiecutter.package_name }} import update
 from {{ cookiecutter.package_name }}.errors import PipelineError
 
+pytestmark = pytest.mark.machinery
+
 SKIP = [*update.PROTECTED, ".git", ".cruft.json"]
 
 

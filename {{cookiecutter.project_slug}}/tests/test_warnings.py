@@ -2,7 +2,11 @@
 
 import warnings
 
+import pytest
+
 from .conftest import SKLEARN_FILTER_RACE
+
+pytestmark = pytest.mark.machinery
 
 
 def test_only_sklearns_filter_race_goes_unrecorded(monkeypatch) -> None:
