@@ -73,7 +73,8 @@ def remove_server(serving: str, package: str) -> None:
 def remove_dask(compute: str, package: str) -> None:
     """Only compute=dask brings the Dask engine (its extra is not installed otherwise)."""
     if compute != "dask":
-        Path("src", package, "pipeline", "dask_tables.py").unlink()
+        for module in ("dask_tables.py", "lost_callbacks.py"):
+            Path("src", package, "pipeline", module).unlink()
 
 
 def choose_license(name: str) -> None:

@@ -2,7 +2,9 @@
 they keep the same rows, infer the same schema and train the same model, byte for byte.
 (compute=dask projects; where Dask is not installed these tests are skipped.)"""
 
+import logging
 import socket
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -136,6 +138,28 @@ def test_workers_that_die_are_said_in_one_line(on_cluster, died: str) -> None:
     refused = pytest.raises(PipelineError, match="a Dask worker died during this stage")
     with refused, dask_tables.running():
         raise error
+
+
+def test_work_lost_in_a_callback_stops_the_stage_in_one_line(on_cluster, caplog) -> None:
+    """A worker killed while joblib's Dask backend hands it rows: the callback's closed
+    connection is only logged (by tornado, from the client's event loop thread) and joblib
+    would wait forever; the stage stops in one line instead."""
+    from distributed.comm import CommClosedError
+
+    def lose_a_callback() -> None:
+        time.sleep(0.2)
+        try:
+            raise CommClosedError("in <TCP (closed) ConnectionPool.scatter>: Stream is closed")
+        except CommClosedError:
+            logging.getLogger("tornado.application").error("Exception in callback", exc_info=True)
+
+    refused = pytest.raises(
+        PipelineError, match=r"died during this stage \(CommClosedError: .*Stream is closed\)"
+    )
+    with refused, dask_tables.running():
+        threading.Thread(target=lose_a_callback).start()
+        time.sleep(60)  # as joblib waits for the lost batch: without the watch, no error
+    assert "Exception in callback" not in caplog.text  # the one line says it
 
 
 def test_a_worker_that_dies_as_the_local_cluster_starts_is_said_in_one_line(monkeypatch) -> None:

@@ -28,6 +28,7 @@ from distributed.security import Security
 from joblib import parallel_config
 
 from ..errors import PipelineError
+from .lost_callbacks import CallbackLost, interrupted_on_lost_callback
 from .sources import find_parts, unreadable, write_part
 from .tables import part_name
 
@@ -183,12 +184,14 @@ def running() -> Iterator[Client]:
         raise
     log.info("Dask dashboard: %s", client.dashboard_link)
     try:
-        with parallel_config(backend="dask"):
+        with parallel_config(backend="dask"), interrupted_on_lost_callback():
             yield client
-    except (KilledWorker, FutureCancelledError) as error:
+    except (KilledWorker, FutureCancelledError, CallbackLost) as error:
         # A worker died: the scheduler reruns its tasks elsewhere, up to its allowed-failures
         # (KilledWorker past them), but data only it held (what joblib scattered to train a
-        # model) is lost with it. Either way the stage stops before writing its outputs.
+        # model) is lost with it, and work joblib was handing it in a callback is lost
+        # without a word (CallbackLost). Either way the stage stops before writing its
+        # outputs.
         raise PipelineError(
             f"a Dask worker died during this stage ({error}) - nothing was written; run the "
             "stage again (running out of memory is the usual cause: give workers more, or "
