@@ -159,6 +159,10 @@ def test_make_monitor_finds_a_shifted_raw_column(project: Path, tmp_path: Path) 
     report = json.loads((project / "reports/drift.json").read_text())
     assert not report["drift"], report["drifted_features"]
     assert "Name" not in report["features"] and "Year" not in report["features"]
+    assert set(report["inputs"]) == {"Name", "Year"}  # their missing rates are watched
+    frame.assign(Year=None).to_csv(tmp_path / "undated.csv", index=False)
+    result = run(f"make monitor DATA={tmp_path / 'undated.csv'}", project, check=False)
+    assert result.returncode != 0 and "Year: missing rate 0.0% -> 100.0%" in result.stdout
     frame.assign(Weight=frame["Weight"] * 3).to_csv(tmp_path / "heavier.csv", index=False)
     result = run(f"make monitor DATA={tmp_path / 'heavier.csv'}", project, check=False)
     assert result.returncode != 0

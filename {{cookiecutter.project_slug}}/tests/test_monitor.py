@@ -104,6 +104,30 @@ def test_a_shifted_feature_is_named_and_exits_1(workspace, monkeypatch, training
     assert "**yes**" in (workspace / "reports/drift.md").read_text()
 
 
+def test_an_input_whose_values_are_not_profiled_is_watched_by_its_missing_rate(
+    workspace, monkeypatch, training, capsys
+) -> None:
+    """A raw column derive() drops or turns into others (an identifier, a date) has no
+    profile of its values, but a batch in which it went missing drifts on it."""
+    reference = json.loads(product("profile").read_text())
+    del reference["features"]["count"]  # as for a column derive() drops
+    product("profile").write_text(json.dumps(reference))
+    batch = training.sample(300, random_state=0).drop(columns=["target"])
+    batch.to_parquet("same.parquet")
+    assert monitor(monkeypatch, "same.parquet") == 0
+    report = json.loads((workspace / "reports/drift.json").read_text())
+    assert report["inputs"]["count"]["missing_rate"] == {"reference": 0.0, "batch": 0.0}
+    batch["count"] = np.nan
+    batch.to_parquet("emptied.parquet")
+    assert monitor(monkeypatch, "emptied.parquet") == 1
+    report = json.loads((workspace / "reports/drift.json").read_text())
+    assert report["drifted_features"] == ["count"]
+    assert "  count: missing rate 0.0% -> 100.0%" in capsys.readouterr().out
+    markdown = (workspace / "reports/drift.md").read_text()
+    assert "| count | missing values only | | | | 0.0% -> 100.0% | **yes**" in markdown
+    assert "only its missing rate is watched" in (workspace / "reports/drift.html").read_text()
+
+
 def test_the_production_reference_is_used_once_deployed(workspace, monkeypatch, training) -> None:
     from {{ cookiecutter.package_name }}.deploy.registry import Registry
 

@@ -156,7 +156,24 @@ def column_drift(reference: dict, counts: dict, rules, alpha: float) -> dict:
     if result.get("unseen_share", 0.0) > rules.unseen_share:
         names = ", ".join(repr(name) for name in list(result["unseen"])[:5])
         reasons.append(f"unseen categories in {result['unseen_share']:.1%} of rows: {names}")
-    change = missing - reference["missing_rate"]
-    if abs(change) > rules.missing_rate_change:
-        reasons.append(f"missing rate {reference['missing_rate']:.1%} -> {missing:.1%}")
+    reasons += missing_rate_moved(reference["missing_rate"], missing, rules)
     return {"kind": reference["kind"], "drifted": bool(reasons), "reasons": reasons, **result}
+
+
+def missing_rate_moved(reference: float, batch: float, rules) -> list[str]:
+    """The reason a column drifted when its share of missing values moved, if it did."""
+    if abs(batch - reference) > rules.missing_rate_change:
+        return [f"missing rate {reference:.1%} -> {batch:.1%}"]
+    return []
+
+
+def missing_drift(reference: float, missing: int, rows: int, rules) -> dict:
+    """An input whose values are not profiled (a date, an identifier derive() drops): only
+    its missing rate is watched, so an upstream change that empties it still shows."""
+    batch = missing / rows if rows else 0.0
+    reasons = missing_rate_moved(reference, batch, rules)
+    return {
+        "drifted": bool(reasons),
+        "reasons": reasons,
+        "missing_rate": {"reference": reference, "batch": batch},
+    }

@@ -148,6 +148,16 @@ def input_names(profile: dict) -> list[str]:
     return [entry["name"] for entry in profile["inputs"]]
 
 
+def unprofiled(profile: dict) -> dict[str, float]:
+    """The raw columns whose values the profile leaves out (a date, an identifier derive()
+    drops), each with its missing rate in the training rows."""
+    return {
+        entry["name"]: entry["missing_rate"]
+        for entry in profile["inputs"]
+        if entry["name"] not in profile["features"] and "missing_rate" in entry
+    }
+
+
 def predictions_of(frame: pd.DataFrame, number: int, profile: dict, model) -> pd.Series:
     """The reference model's predictions for a partition, always made here: a `prediction`
     column the batch carries (`make predict`'s) is never used, even when its model_version
@@ -173,6 +183,7 @@ def batch_counts(
             name: drift.column_counts(summary, frame[name])
             for name, summary in profile["features"].items()
         },
+        "missing": {name: int(frame[name].isna().sum()) for name in unprofiled(profile)},
     }
     if "predictions" in profile and len(frame):
         predictions = predictions_of(frame, number, profile, model) if logged is None else logged
@@ -230,11 +241,16 @@ def compare(batch: str) -> dict:
         "alpha_per_test": alpha,
         "features": features,
     }
+    report["inputs"] = {
+        name: drift.missing_drift(rate, sum(part["missing"][name] for part in parts), rows, rules)
+        for name, rate in unprofiled(profile).items()
+    }
     if "predictions" in profile:
         scored = [part["predictions"] for part in parts if "predictions" in part]
         counts = drift.merge_counts(scored)
         report["predictions"] = drift.column_drift(profile["predictions"], counts, rules, alpha)
     drifted = [name for name, result in features.items() if result["drifted"]]
+    drifted += [name for name, result in report["inputs"].items() if result["drifted"]]
     report["drifted_features"] = drifted
     report["prediction_drift"] = bool(report.get("predictions", {}).get("drifted"))
     report["drift"] = bool(drifted) or report["prediction_drift"]

@@ -32,7 +32,7 @@ def summary(report: dict) -> str:
     """What the terminal shows: the verdict and each drifted column's reasons."""
     lines = [verdict(report), f"  batch: {report['batch']} ({report['rows']} rows)"]
     lines.append(f"  reference: {report['reference']} ({report['reference_rows']} rows)")
-    for name, result in columns(report):
+    for name, result in columns(report) + missing_only(report):
         if result["drifted"]:
             lines.append(f"  {name}: {'; '.join(result['reasons'])}")
     for note in notes(report):
@@ -52,6 +52,15 @@ def columns(report: dict) -> list[tuple[str, dict]]:
     return ordered + ([("(predictions)", report["predictions"])] if "predictions" in report else [])
 
 
+def missing_only(report: dict) -> list[tuple[str, dict]]:
+    """The inputs whose missing rate alone is watched (a date, an identifier derive() drops)."""
+    return list(report.get("inputs", {}).items())
+
+
+def flag(result: dict) -> str:
+    return "**yes**: " + "; ".join(result["reasons"]) if result["drifted"] else "no"
+
+
 def markdown(report: dict) -> str:
     lines = [
         "## Drift report",
@@ -69,11 +78,16 @@ def markdown(report: dict) -> str:
     ]
     for name, result in columns(report):
         missing = result["missing_rate"]
-        flag = "**yes**: " + "; ".join(result["reasons"]) if result["drifted"] else "no"
         lines.append(
             f"| {name} | {result['kind']} | {result['psi']:.3f} | {result['test']} | "
             f"{result['p_value']:.2g} | {missing['reference']:.1%} -> {missing['batch']:.1%} | "
-            f"{flag} |"
+            f"{flag(result)} |"
+        )
+    for name, result in missing_only(report):
+        missing = result["missing_rate"]
+        lines.append(
+            f"| {name} | missing values only | | | | "
+            f"{missing['reference']:.1%} -> {missing['batch']:.1%} | {flag(result)} |"
         )
     for note in notes(report):
         lines += ["", note[0].upper() + note[1:]]
@@ -124,6 +138,15 @@ def page(report: dict) -> str:
             f'<section class="{"drift" if result["drifted"] else "ok"}">'
             f"<h2>{html.escape(str(name))}</h2><p>{html.escape(status)}</p>"
             f"{chart(result)}<p><small>{html.escape(caption(result))}</small></p></section>"
+        )
+    for name, result in missing_only(report):
+        missing = result["missing_rate"]
+        rate = f"missing rate {missing['reference']:.1%} -> {missing['batch']:.1%}"
+        status = "; ".join(result["reasons"]) if result["drifted"] else f"no drift ({rate})"
+        sections.append(
+            f'<section class="{"drift" if result["drifted"] else "ok"}">'
+            f"<h2>{html.escape(str(name))}</h2><p>{html.escape(status)}</p>"
+            "<p><small>only its missing rate is watched</small></p></section>"
         )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title><style>"

@@ -5,7 +5,7 @@ columns clients send, before derive.py): quantile bins and the empirical CDF for
 category frequencies for text, and the missing rate; plus the distribution of the model's
 predictions on the test rows. A column derive() drops or turns into others (an identifier,
 a date: a batch's dates are later than training's by nature) is listed among the inputs,
-with its missing rate, but not profiled.
+with its missing rate, but its values are not profiled: the monitor watches that rate.
 `python -m <package> monitor` compares batches with it.
 
 The bins and ECDF points come from a deterministic sample (pipeline/profiling.py says why
