@@ -174,6 +174,15 @@ def test_ci_publishes_the_site_from_main_only(bakery, provider: str) -> None:
         assert steps.index(build) < steps.index(publish)
 
 
+@pytest.mark.parametrize("provider", ["gitlab", "github", "azure"])
+def test_the_docs_call_a_review_by_the_providers_name(bakery, provider: str) -> None:
+    text = documentation(bakery(ci_provider=provider)).replace("reports/pull-request.md", "")
+    other = "pull request" if provider == "gitlab" else "merge request"
+    assert (
+        other not in text and ("merge request" if provider == "gitlab" else "pull request") in text
+    )
+
+
 def test_lint_builds_the_site_and_make_docs_serves_on_loopback(bakery) -> None:
     makefile = (bakery() / "Makefile").read_text()
     lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
