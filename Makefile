@@ -34,7 +34,7 @@ $(NODE_TOOLS): tests/tools/package-lock.json
 test: install ## Run every test: fast bakes and slow bake-install-run tests
 	pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=12
 
-test-fast: install ## Run the fast tier only (bake, render, lint; seconds)
+test-fast: install ## Run the fast tier only (bake, render, lint; about two minutes)
 	pytest -m "not slow"
 
 lint: install ## Lint the template's own Python code
