@@ -913,7 +913,9 @@ def test_an_unknown_tests_value_is_refused(tmp_path: Path) -> None:
         ["make", "test", "TESTS=every"], cwd=project, capture_output=True, text=True
     )
     assert result.returncode == 2
-    assert "TESTS=every: use TESTS=project (your project's tests) or TESTS=all" in result.stderr
+    assert "TESTS=every (from the command line or the environment): use TESTS=project" in (
+        result.stderr
+    )
 
 
 def test_make_clean_removes_the_checks_caches_and_leaves_data(tmp_path: Path) -> None:

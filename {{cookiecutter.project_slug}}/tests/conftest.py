@@ -7,7 +7,9 @@ written for your columns, never meets them. Their modules are marked `machinery`
 params and derive.py do not change their outcome, so `make test` (and `make ci`) leaves them
 to `make test-all`, which CI runs. The tests marked `project_data` run your derive.py on
 rows shaped like your data (tests/project_data.py): every stage, then the model served,
-scored and monitored. Tests you add run in `make test` unless you mark them `machinery`.
+scored and monitored. A test you add in a module of its own runs in `make test` unless you
+mark it `machinery`. After editing src/ beyond derive.py, dvc.yaml or the Makefile, run
+`make test-all`: the machinery's tests read them.
 """
 
 import contextlib

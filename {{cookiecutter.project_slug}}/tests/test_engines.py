@@ -2,7 +2,9 @@
 they keep the same rows, infer the same schema and train the same model, byte for byte.
 (compute=dask projects; where Dask is not installed these tests are skipped.)"""
 
+import contextlib
 import logging
+import signal
 import socket
 import threading
 import time
@@ -16,7 +18,7 @@ import pytest
 pytest.importorskip("{{ cookiecutter.package_name }}.pipeline.dask_tables")
 
 from {{ cookiecutter.package_name }}.errors import PipelineError
-from {{ cookiecutter.package_name }}.pipeline import dask_tables, tables
+from {{ cookiecutter.package_name }}.pipeline import dask_tables, lost_callbacks, tables
 from {{ cookiecutter.package_name }}.pipeline.model import save_model
 from {{ cookiecutter.package_name }}.pipeline.schema import load_schema, save_schema
 from {{ cookiecutter.package_name }}.stages.split import split
@@ -140,26 +142,59 @@ def test_workers_that_die_are_said_in_one_line(on_cluster, died: str) -> None:
         raise error
 
 
+def failed_in(filename: str):
+    """A function raising the closed connection a killed worker leaves, as if defined in
+    filename: the traceback tornado logs names joblib's Dask backend (joblib/_dask.py)."""
+    code = "def scatter():\n    raise CommClosedError('ConnectionPool.scatter: Stream is closed')\n"
+    namespace = {"CommClosedError": pytest.importorskip("distributed.comm").CommClosedError}
+    exec(compile(code, filename, "exec"), namespace)
+    return namespace["scatter"]
+
+
+def log_callback_failure(scatter, delay: float = 0.0) -> None:
+    """What tornado logs when a callback on the client's event loop raised."""
+    time.sleep(delay)
+    try:
+        scatter()
+    except Exception:
+        logging.getLogger("tornado.application").error("Exception in callback", exc_info=True)
+
+
 def test_work_lost_in_a_callback_stops_the_stage_in_one_line(on_cluster, caplog) -> None:
     """A worker killed while joblib's Dask backend hands it rows: the callback's closed
     connection is only logged (by tornado, from the client's event loop thread) and joblib
-    would wait forever; the stage stops in one line instead."""
-    from distributed.comm import CommClosedError
-
-    def lose_a_callback() -> None:
-        time.sleep(0.2)
-        try:
-            raise CommClosedError("in <TCP (closed) ConnectionPool.scatter>: Stream is closed")
-        except CommClosedError:
-            logging.getLogger("tornado.application").error("Exception in callback", exc_info=True)
-
+    would wait forever; the stage stops in one line instead, and Ctrl-C is as it was."""
+    before = signal.getsignal(signal.SIGINT)
+    scatter = failed_in("/venv/site-packages/joblib/_dask.py")
     refused = pytest.raises(
         PipelineError, match=r"died during this stage \(CommClosedError: .*Stream is closed\)"
     )
     with refused, dask_tables.running():
-        threading.Thread(target=lose_a_callback).start()
+        threading.Thread(target=log_callback_failure, args=(scatter, 0.2)).start()
         time.sleep(60)  # as joblib waits for the lost batch: without the watch, no error
     assert "Exception in callback" not in caplog.text  # the one line says it
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_other_callback_errors_stay_in_the_log(caplog) -> None:
+    """Only joblib's lost work stops a stage: any other failed callback (a dashboard's
+    stream, a periodic task) is logged as before, and Dask recovers or not on its own."""
+    with lost_callbacks.interrupted_on_lost_callback():
+        log_callback_failure(failed_in("/venv/site-packages/distributed/comm/tcp.py"))
+        time.sleep(0.1)
+    assert "Exception in callback" in caplog.text
+
+
+def test_work_lost_as_the_stage_ends_leaves_sigint_as_it_was() -> None:
+    """The signal may come while the stage is leaving the watch: SIGINT's handler is put
+    back whatever it met."""
+    before = signal.getsignal(signal.SIGINT)
+    scatter = failed_in("/venv/site-packages/joblib/_dask.py")
+    lost = contextlib.suppress(lost_callbacks.CallbackLost)
+    for _ in range(20):
+        with lost, lost_callbacks.interrupted_on_lost_callback():
+            log_callback_failure(scatter)
+        assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_a_worker_that_dies_as_the_local_cluster_starts_is_said_in_one_line(monkeypatch) -> None:

@@ -22,7 +22,7 @@ def verdict(report: dict) -> str:
         return f"No drift: {len(report['features'])} features and the predictions look alike."
     parts = []
     if report["drifted_features"]:
-        parts.append(f"{len(report['drifted_features'])} feature(s) drifted")
+        parts.append(f"{len(report['drifted_features'])} column(s) drifted")
     if report["prediction_drift"]:
         parts.append("the predictions drifted")
     return "DRIFT: " + " and ".join(parts) + "."
