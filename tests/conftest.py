@@ -26,12 +26,12 @@ HIDDEN = ("VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "PYTHONDONTWRITEBYTECODE")
 MYPY_CACHE = Path(tempfile.mkdtemp(prefix="template-tests-mypy-"))
 atexit.register(shutil.rmtree, MYPY_CACHE, True)
 FAST_INSTALL = {"UV_COMPILE_BYTECODE": "0", "MYPY_CACHE_DIR": str(MYPY_CACHE)}
-# A baked project's server tests (real servers, real timeouts) are most of its own test
-# time. Where a test's `make ci` runs code that a full `make ci` of the same answers already
-# tested in this suite (a clean clone of a project that passed, the same bake under a CI
-# runner), they are left out of it; lint, the other tests and the pipeline still run.
-# Coverage is off there too: without the server tests it is under the project's threshold,
-# and that full make ci checked it.
+# A baked project's server tests (real servers, real timeouts) are most of its TESTS=all
+# time. Where a test runs CI's steps (TESTS=all) on code that a full `make ci TESTS=all` of
+# the same answers already tested in this suite (the same bake under a CI runner), they are
+# left out; lint, the other tests and the pipeline still run. Coverage is off there too:
+# without the server tests it is under the project's threshold, and that full run checked
+# it. (A plain `make ci` runs the project's own tests alone.)
 SERVER_TESTS_RAN_ELSEWHERE = {"PYTEST_ADDOPTS": "--ignore-glob=tests/test_serve*.py --no-cov"}
 
 

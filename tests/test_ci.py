@@ -375,7 +375,7 @@ def gitlab_ci_local(project: Path, *args: str) -> str:
     command = [str(GITLAB_CI_LOCAL), "--force-shell-executor", "--shell-isolation", *args]
     # Share the machine's uv cache instead of each job downloading every package.
     command += ["--variable", f"UV_CACHE_DIR={Path.home() / '.cache/uv'}"]
-    # The jobs' wiring is what is tested here: the server's tests ran in a full make ci.
+    # The jobs' wiring is what is tested here: the server's tests ran in a full make ci TESTS=all.
     variables = FAST_INSTALL | SERVER_TESTS_RAN_ELSEWHERE
     command += [f"--variable={key}={value}" for key, value in variables.items()]
     result = run(" ".join(f"'{part}'" for part in command), project, check=False, timeout=1200)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import HIDDEN, SERVER_TESTS_RAN_ELSEWHERE, bake, free_port, run, server
+from .conftest import HIDDEN, bake, free_port, run, server
 from .test_generated import ran_stages, write_customers
 
 pytestmark = pytest.mark.slow
@@ -80,8 +80,7 @@ def test_own_data_pushed_passes_ci_in_a_clean_clone_and_fails_clearly_without_it
 
     clone = project.with_name("clone")  # beside the project, so ../<slug>-dvc-storage is found
     run(f"git clone -q {project} {clone}", project.parent)
-    # Their own data changes no code: the server's tests ran in the default project's make ci.
-    result = run("make install && make ci", clone, env=SERVER_TESTS_RAN_ELSEWHERE)
+    result = run("make install && make ci", clone)
     assert "fetched 1 DVC-tracked input(s)" in result.stdout
     assert "dvc.lock is unchanged" in result.stdout and "deploy check passed" in result.stdout
 
@@ -173,9 +172,8 @@ def test_a_new_stage_is_one_module_one_block_and_a_params_section(project: Path)
     output = run("make repro", project).stdout
     assert ran_stages(output) == {"select", "train", "evaluate", "profile"}, output
     run("git add --all && git commit -qm 'Add a select stage'", project)
-    # A stage changes no server code (the default bake's make ci ran its tests); below, the
-    # server is started on the model the new stage shaped.
-    result = run("make ci && make deploy", project, env=SERVER_TESTS_RAN_ELSEWHERE)
+    # Below, the server is started on the model the new stage shaped.
+    result = run("make ci && make deploy", project)
     assert "dvc.lock is unchanged" in result.stdout and "deploy check passed" in result.stdout
     # The stage dropped columns clients would send from data.source: deploy says so.
     assert "data.source has column(s) the model does not take" in result.stderr

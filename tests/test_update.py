@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cookiecutter.main import cookiecutter
 
-from .conftest import SERVER_TESTS_RAN_ELSEWHERE, TEMPLATE, run
+from .conftest import TEMPLATE, run
 
 pytestmark = pytest.mark.slow
 SLUG = "{{cookiecutter.project_slug}}"
@@ -137,8 +137,7 @@ def test_update_brings_the_template_and_keeps_the_project(setup) -> None:
     commit("Update from the template", project)
     assert f"newest commit {b[:12]}" in run("make template-check", project).stdout
     assert "nothing to do" in run("make update", project).stdout
-    # The default bake's full make ci ran the server tests (test_generated).
-    run("make ci", project, env=SERVER_TESTS_RAN_ELSEWHERE)
+    run("make ci", project)
 
 
 def test_a_conflicting_edit_is_listed_and_fails_lint(setup) -> None:

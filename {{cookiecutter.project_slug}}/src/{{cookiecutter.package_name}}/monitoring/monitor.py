@@ -240,10 +240,12 @@ def compare(batch: str) -> dict:
         "family_p_value": rules.p_value,
         "alpha_per_test": alpha,
         "features": features,
-    }
-    report["inputs"] = {
-        name: drift.missing_drift(rate, sum(part["missing"][name] for part in parts), rows, rules)
-        for name, rate in unprofiled(profile).items()
+        "inputs": {
+            name: drift.missing_drift(
+                rate, sum(part["missing"][name] for part in parts), rows, rules
+            )
+            for name, rate in unprofiled(profile).items()
+        },
     }
     if "predictions" in profile:
         scored = [part["predictions"] for part in parts if "predictions" in part]

@@ -61,6 +61,12 @@ def flag(result: dict) -> str:
     return "**yes**: " + "; ".join(result["reasons"]) if result["drifted"] else "no"
 
 
+def missing_rates(result: dict) -> str:
+    """'0.0% -> 12.5%': the column's missing rate in the reference and in the batch."""
+    missing = result["missing_rate"]
+    return f"{missing['reference']:.1%} -> {missing['batch']:.1%}"
+
+
 def markdown(report: dict) -> str:
     lines = [
         "## Drift report",
@@ -77,17 +83,13 @@ def markdown(report: dict) -> str:
         "| --- | --- | ---: | --- | ---: | --- | --- |",
     ]
     for name, result in columns(report):
-        missing = result["missing_rate"]
         lines.append(
             f"| {name} | {result['kind']} | {result['psi']:.3f} | {result['test']} | "
-            f"{result['p_value']:.2g} | {missing['reference']:.1%} -> {missing['batch']:.1%} | "
-            f"{flag(result)} |"
+            f"{result['p_value']:.2g} | {missing_rates(result)} | {flag(result)} |"
         )
     for name, result in missing_only(report):
-        missing = result["missing_rate"]
         lines.append(
-            f"| {name} | missing values only | | | | "
-            f"{missing['reference']:.1%} -> {missing['batch']:.1%} | {flag(result)} |"
+            f"| {name} | missing values only | | | | {missing_rates(result)} | {flag(result)} |"
         )
     for note in notes(report):
         lines += ["", note[0].upper() + note[1:]]
@@ -129,25 +131,34 @@ def caption(result: dict) -> str:
     return f"bins: the reference's deciles, low to high{means}"
 
 
+def section(name: str, result: dict, calm: str, body: str) -> str:
+    """A column's box: its name, why it drifted (or, when it did not, `calm`), then body."""
+    status = "; ".join(result["reasons"]) if result["drifted"] else f"no drift ({calm})"
+    return (
+        f'<section class="{"drift" if result["drifted"] else "ok"}">'
+        f"<h2>{html.escape(str(name))}</h2><p>{html.escape(status)}</p>{body}</section>"
+    )
+
+
 def page(report: dict) -> str:
-    sections = []
-    for name, result in columns(report):
-        scores = f"PSI {result['psi']:.3f}, {result['test']} p={result['p_value']:.2g}"
-        status = "; ".join(result["reasons"]) if result["drifted"] else f"no drift ({scores})"
-        sections.append(
-            f'<section class="{"drift" if result["drifted"] else "ok"}">'
-            f"<h2>{html.escape(str(name))}</h2><p>{html.escape(status)}</p>"
-            f"{chart(result)}<p><small>{html.escape(caption(result))}</small></p></section>"
+    sections = [
+        section(
+            name,
+            result,
+            f"PSI {result['psi']:.3f}, {result['test']} p={result['p_value']:.2g}",
+            f"{chart(result)}<p><small>{html.escape(caption(result))}</small></p>",
         )
-    for name, result in missing_only(report):
-        missing = result["missing_rate"]
-        rate = f"missing rate {missing['reference']:.1%} -> {missing['batch']:.1%}"
-        status = "; ".join(result["reasons"]) if result["drifted"] else f"no drift ({rate})"
-        sections.append(
-            f'<section class="{"drift" if result["drifted"] else "ok"}">'
-            f"<h2>{html.escape(str(name))}</h2><p>{html.escape(status)}</p>"
-            "<p><small>only its missing rate is watched</small></p></section>"
+        for name, result in columns(report)
+    ]
+    sections += [
+        section(
+            name,
+            result,
+            f"missing rate {missing_rates(result)}",
+            "<p><small>only its missing rate is watched</small></p>",
         )
+        for name, result in missing_only(report)
+    ]
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Drift report</title><style>"
         "body{font-family:sans-serif;margin:2em}section{display:inline-block;margin:1em;"
